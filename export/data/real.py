@@ -1,0 +1,107 @@
+"""Loaders and leak-free splits for the real data in the shared ``data`` folder.
+
+Every loader takes ``root``: the shared data directory itself (the folder holding
+``br-plate-crops/``, ``scenes-ro/``, ``br-glyphs/``), e.g. ``/work/shared/data``.
+Loaders only read the CSV tables; images are opened by the caller.
+
+Split sizes (counted on the shared data, see tests/test_data_real.py):
+
+- br-plate-crops: 1144 crops, 530 distinct texts.
+  ``split_br_crops`` -> train 896 crops / 419 texts, val 248 crops / 111 texts.
+- scenes-ro: 534 frames, 652 boxes.
+  ``split_scenes_ro`` -> train 468 frames / 569 boxes, val 66 frames / 83 boxes
+  (val videos: dayride_type1_002.mp4, dayride_type1_003.mp4).
+- br-glyphs: 1772 tiles, 36 classes (no split; glyphs are a rendering asset).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+VAL_VIDEOS: frozenset[str] = frozenset({"dayride_type1_002.mp4", "dayride_type1_003.mp4"})
+VAL_TEXT_FRACTION = 0.2
+
+
+@dataclass(frozen=True)
+class BrCrop:
+    """A real Brazilian plate crop; ``kind`` is the source's CC/CV tag."""
+
+    path: Path
+    text: str
+    kind: str
+
+
+@dataclass(frozen=True, eq=False)
+class Frame:
+    """A scenes-ro dash-cam frame with its plate boxes (K,4) x,y,w,h float32 pixels."""
+
+    path: Path
+    video: str
+    boxes: np.ndarray
+
+
+@dataclass(frozen=True)
+class Glyph:
+    """A binarized single-character tile (black on white)."""
+
+    path: Path
+    char: str
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    """Read a UTF-8 CSV with header; fails loudly if missing so a wrong root is obvious."""
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def load_br_crops(root: Path) -> list[BrCrop]:
+    """Load br-plate-crops/labels.csv in file order (root = shared data dir)."""
+    folder = Path(root) / "br-plate-crops"
+    rows = _read_csv(folder / "labels.csv")
+    return [BrCrop(folder / "images" / r["file"], r["text"], r["kind"]) for r in rows]
+
+
+def _text_in_val(text: str) -> bool:
+    """Hash-based assignment: stable across runs, machines and dataset order."""
+    h = int.from_bytes(hashlib.sha1(text.encode("utf-8")).digest()[:8], "big")
+    return (h % 1000) < int(VAL_TEXT_FRACTION * 1000)
+
+
+def split_br_crops(items: list[BrCrop]) -> tuple[list[BrCrop], list[BrCrop]]:
+    """Split by plate text so the same vehicle never appears in both train and val."""
+    train = [c for c in items if not _text_in_val(c.text)]
+    val = [c for c in items if _text_in_val(c.text)]
+    return train, val
+
+
+def load_scenes_ro(root: Path) -> list[Frame]:
+    """Load scenes-ro frames (images.csv order) with their boxes from boxes.csv."""
+    folder = Path(root) / "scenes-ro"
+    boxes: dict[str, list[list[float]]] = defaultdict(list)
+    for r in _read_csv(folder / "boxes.csv"):
+        boxes[r["file"]].append([float(r["x"]), float(r["y"]), float(r["w"]), float(r["h"])])
+    frames = []
+    for r in _read_csv(folder / "images.csv"):
+        b = np.asarray(boxes.get(r["file"], []), dtype=np.float32).reshape(-1, 4)
+        frames.append(Frame(folder / "images" / r["file"], r["video"], b))
+    return frames
+
+
+def split_scenes_ro(frames: list[Frame]) -> tuple[list[Frame], list[Frame]]:
+    """Split by video: frames of one video are near-duplicates, so a frame split would leak."""
+    train = [f for f in frames if f.video not in VAL_VIDEOS]
+    val = [f for f in frames if f.video in VAL_VIDEOS]
+    return train, val
+
+
+def load_br_glyphs(root: Path) -> list[Glyph]:
+    """Load br-glyphs/labels.csv (chars are already upper case in the table)."""
+    folder = Path(root) / "br-glyphs"
+    rows = _read_csv(folder / "labels.csv")
+    return [Glyph(folder / "images" / r["file"], r["char"].upper()) for r in rows]

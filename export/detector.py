@@ -1,0 +1,113 @@
+"""Single-class anchor-free plate detector: depthwise-separable backbone, FPN, corner head.
+
+Each cell of the stride 8/16/32 maps predicts an objectness logit, the distances from its
+centre to the plate box's four sides (in strides, through exp) and the offsets of the
+plate's four corners from its centre (in strides), so the runtime can rectify tilted
+plates before OCR. `decode` turns the maps into [N, A, 13] rows in input pixels inside
+the exported graph; score thresholding and NMS stay in the runtime, where a handful of
+candidates cost microseconds and the graph stays free of NMS ops that some execution
+providers (TensorRT, older CPU builds) handle poorly.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+STRIDES = (8, 16, 32)
+INPUT_HEIGHT, INPUT_WIDTH = 448, 768  # 1280x720 letterboxes at exactly 0.6
+OUTPUTS = 1 + 4 + 8  # objectness, l t r b, four corners (x, y)
+
+
+def conv_bn(cin: int, cout: int, k: int = 1, stride: int = 1, groups: int = 1, act: bool = True) -> nn.Sequential:
+    """Convolution + batch norm (+ ReLU): one fused Conv node after export."""
+    layers = [nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups, bias=False), nn.BatchNorm2d(cout)]
+    if act:
+        layers.append(nn.ReLU(inplace=True))
+    return nn.Sequential(*layers)
+
+
+class Separable(nn.Module):
+    """Depthwise 3x3 then pointwise 1x1, residual when shapes allow: cheap on edge CPUs."""
+
+    def __init__(self, cin: int, cout: int, stride: int = 1) -> None:
+        super().__init__()
+        self.depthwise = conv_bn(cin, cin, 3, stride, groups=cin, act=False)
+        self.pointwise = conv_bn(cin, cout)
+        self.residual = stride == 1 and cin == cout
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.pointwise(self.depthwise(x))
+        return x + y if self.residual else y
+
+
+def stage(cin: int, cout: int, blocks: int) -> nn.Sequential:
+    """Downsample by 2, then `blocks` residual separable blocks."""
+    return nn.Sequential(Separable(cin, cout, 2), *[Separable(cout, cout) for _ in range(blocks)])
+
+
+class Detector(nn.Module):
+    """Backbone (strides 2..32) + top-down FPN + one shared head per level."""
+
+    def __init__(self, width: int = 64) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(conv_bn(3, 16, 3, 2), stage(16, 32, 1))  # stride 4
+        self.c3 = stage(32, 64, 2)  # stride 8
+        self.c4 = stage(64, 96, 2)  # stride 16
+        self.c5 = stage(96, 128, 2)  # stride 32
+        self.lateral = nn.ModuleList([conv_bn(c, width) for c in (64, 96, 128)])
+        self.smooth = nn.ModuleList([Separable(width, width) for _ in STRIDES])
+        self.head = nn.Sequential(Separable(width, width), nn.Conv2d(width, OUTPUTS, 1))
+        self.upsample = nn.Upsample(scale_factor=2, mode="nearest")
+        nn.init.constant_(self.head[-1].bias, 0.0)
+        nn.init.constant_(self.head[-1].bias[0], -4.6)  # start with ~1% objectness: stable early loss
+
+    def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """Images [N,3,H,W] -> raw maps [N,13,H/s,W/s] for s in STRIDES."""
+        c3 = self.c3(self.stem(images))
+        c4 = self.c4(c3)
+        c5 = self.c5(c4)
+        p5 = self.lateral[2](c5)
+        p4 = self.lateral[1](c4) + self.upsample(p5)
+        p3 = self.lateral[0](c3) + self.upsample(p4)
+        return [self.head(smooth(p)) for smooth, p in zip(self.smooth, (p3, p4, p5))]
+
+
+def cell_centres(height: int, width: int, stride: int, device: torch.device) -> torch.Tensor:
+    """Pixel centres of a level's cells, row-major [H*W, 2] (x, y)."""
+    ys, xs = torch.meshgrid(torch.arange(height, device=device), torch.arange(width, device=device), indexing="ij")
+    return (torch.stack([xs, ys], dim=-1).reshape(-1, 2).float() + 0.5) * stride
+
+
+def flatten_maps(maps: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Raw maps -> (predictions [N,A,13], cell centres [A,2], cell strides [A]) over all levels."""
+    preds, centres, strides = [], [], []
+    for raw, stride in zip(maps, STRIDES):
+        n, c, h, w = raw.shape
+        preds.append(raw.reshape(n, c, h * w).transpose(1, 2))
+        centres.append(cell_centres(h, w, stride, raw.device))
+        strides.append(torch.full((h * w,), float(stride), device=raw.device))
+    return torch.cat(preds, 1), torch.cat(centres, 0), torch.cat(strides, 0)
+
+
+def decode_boxes(preds: torch.Tensor, centres: torch.Tensor, strides: torch.Tensor) -> torch.Tensor:
+    """Side distances (log-strides) -> x1, y1, x2, y2 in input pixels, [N,A,4]."""
+    ltrb = torch.exp(preds[..., 1:5].clamp(max=6.0)) * strides[:, None]
+    return torch.cat([centres - ltrb[..., :2], centres + ltrb[..., 2:]], dim=-1)
+
+
+def decode_corners(preds: torch.Tensor, centres: torch.Tensor, strides: torch.Tensor) -> torch.Tensor:
+    """Corner offsets (strides) -> TL, TR, BR, BL in input pixels, [N,A,8]."""
+    return (preds[..., 5:13].reshape(*preds.shape[:2], 4, 2) * strides[:, None, None] + centres[:, None]).flatten(2)
+
+
+class ExportedDetector(nn.Module):
+    """What ships: images -> detections [N, A, 13] (x1 y1 x2 y2 score, 4 corners) in input pixels."""
+
+    def __init__(self, detector: Detector) -> None:
+        super().__init__()
+        self.detector = detector
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        preds, centres, strides = flatten_maps(self.detector(images))
+        score = torch.sigmoid(preds[..., :1])
+        return torch.cat([decode_boxes(preds, centres, strides), score, decode_corners(preds, centres, strides)], -1)

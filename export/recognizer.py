@@ -1,0 +1,127 @@
+"""Attention OCR: a small CNN encoder and a GRU decoder with additive attention.
+
+The encoder turns a plate crop into a grid of features (each with a learned 2-D position
+embedding, so two-line plates can be read top row first) and precomputes everything that
+does not change between decoding steps: the attention keys and the initial hidden state.
+The decoder is one step of the greedy loop, exported on its own so the runtime can stop as
+soon as every plate has emitted the end token.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+CHARSET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+END = len(CHARSET)  # 36: the decoder's last output class
+START = END + 1  # 37: only ever an input token
+MAX_LENGTH = 8
+INPUT_HEIGHT, INPUT_WIDTH = 48, 144
+MEAN, STD = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
+
+
+def conv_bn(cin: int, cout: int) -> nn.Sequential:
+    """3x3 convolution, batch norm, ReLU: folds into one Conv+Relu node at export."""
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+class Encoder(nn.Module):
+    """Crop [N,3,48,144] -> features [N,L,C], attention keys [N,L,A], initial hidden [N,H]."""
+
+    def __init__(self, channels: int = 128, attention: int = 128, hidden: int = 128) -> None:
+        super().__init__()
+        self.cnn = nn.Sequential(
+            conv_bn(3, 16), nn.MaxPool2d(2),  # 24x72
+            conv_bn(16, 32), nn.MaxPool2d(2),  # 12x36
+            conv_bn(32, 64), conv_bn(64, 64), nn.MaxPool2d(2),  # 6x18
+            conv_bn(64, channels), conv_bn(channels, channels),
+        )
+        grid = (INPUT_HEIGHT // 8, INPUT_WIDTH // 8)
+        self.position = nn.Parameter(torch.zeros(1, channels, *grid))
+        nn.init.normal_(self.position, std=0.02)
+        self.to_keys = nn.Linear(channels, attention)
+        self.to_hidden = nn.Linear(channels, hidden)
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        grid = self.cnn(images) + self.position
+        features = grid.flatten(2).transpose(1, 2)  # [N, L, C]
+        keys = self.to_keys(features)
+        hidden = torch.tanh(self.to_hidden(features.mean(dim=1)))
+        return features, keys, hidden
+
+
+class DecoderStep(nn.Module):
+    """One greedy step: previous token, hidden, features, keys -> logits, next hidden, attention."""
+
+    def __init__(self, channels: int = 128, attention: int = 128, hidden: int = 128, embedding: int = 32) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(START + 1, embedding)
+        self.query = nn.Linear(hidden, attention, bias=False)
+        self.energy = nn.Linear(attention, 1, bias=False)
+        self.gru = nn.GRUCell(embedding + channels, hidden)
+        self.out = nn.Linear(hidden + channels, END + 1)
+
+    def forward(
+        self, token: torch.Tensor, hidden: torch.Tensor, features: torch.Tensor, keys: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        scores = self.energy(torch.tanh(keys + self.query(hidden).unsqueeze(1))).squeeze(2)  # [N, L]
+        attention = torch.softmax(scores, dim=1)
+        context = torch.bmm(attention.unsqueeze(1), features).squeeze(1)  # [N, C]
+        next_hidden = self.gru(torch.cat([self.embed(token), context], dim=1), hidden)
+        logits = self.out(torch.cat([next_hidden, context], dim=1))
+        return logits, next_hidden, attention
+
+
+class Recognizer(nn.Module):
+    """Encoder + decoder step, with teacher-forced training and the reference greedy decode."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.encoder = Encoder()
+        self.decoder = DecoderStep()
+
+    def forward(self, images: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+        """Teacher forcing: inputs [N,T] (START + text) -> logits [N,T,37]."""
+        features, keys, hidden = self.encoder(images)
+        steps = []
+        for t in range(inputs.shape[1]):
+            logits, hidden, _ = self.decoder(inputs[:, t], hidden, features, keys)
+            steps.append(logits)
+        return torch.stack(steps, dim=1)
+
+    @torch.no_grad()
+    def greedy(self, images: torch.Tensor) -> list[tuple[str, list[float]]]:
+        """The reference decode the runtime's loop must match: text and per-character confidence."""
+        features, keys, hidden = self.encoder(images)
+        n = images.shape[0]
+        token = torch.full((n,), START, dtype=torch.long)
+        texts: list[list[str]] = [[] for _ in range(n)]
+        confs: list[list[float]] = [[] for _ in range(n)]
+        done = [False] * n
+        for _ in range(MAX_LENGTH + 1):
+            logits, hidden, _ = self.decoder(token, hidden, features, keys)
+            probs = F.softmax(logits, dim=1)
+            best = probs.argmax(dim=1)
+            for i in range(n):
+                k = int(best[i])
+                if done[i] or k == END or len(texts[i]) == MAX_LENGTH:
+                    done[i] = True
+                    continue
+                texts[i].append(CHARSET[k])
+                confs[i].append(float(probs[i, k]))
+            if all(done):
+                break
+            token = best
+        return [("".join(t), c) for t, c in zip(texts, confs)]
+
+
+def encode_targets(texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Texts -> (decoder inputs START+text, targets text+END), padded with -100 for the loss."""
+    length = max(len(t) for t in texts) + 1
+    inputs = torch.full((len(texts), length), END, dtype=torch.long)
+    targets = torch.full((len(texts), length), -100, dtype=torch.long)
+    for i, text in enumerate(texts):
+        ids = [CHARSET.index(c) for c in text]
+        inputs[i, : len(ids) + 1] = torch.tensor([START] + ids)
+        targets[i, : len(ids) + 1] = torch.tensor(ids + [END])
+    return inputs, targets

@@ -1,0 +1,172 @@
+"""Train the attention OCR on rendered plates mixed with the train split of real crops.
+
+    python -m export.train_recognizer --data ../shared/data --fonts ../shared/fonts \
+        --out runs/recognizer --steps 6000
+
+Runs on the CPU in the background (CUDA when present), checkpoints to OUT/last.pt every
+--every steps and resumes from it when started again with the same OUT. Validation (logged
+at every checkpoint) is exact-plate and character accuracy on the real validation split
+(plates whose text never appears in training) and on a fixed synthetic set of all formats.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+from export.data.assets import load_assets
+from export.data.degrade import recognizer_sample
+from export.data.real import BrCrop, load_br_crops, split_br_crops
+from export.recognizer import INPUT_HEIGHT, INPUT_WIDTH, MEAN, STD, Recognizer, encode_targets
+from export.training import Log, cosine_lr, load_checkpoint, pick_device, save_checkpoint
+from runtime.metrics import text_accuracy
+
+
+def to_tensor(crops: list[np.ndarray]) -> torch.Tensor:
+    """BGR uint8 crops at the input size -> normalised RGB NCHW, as the runtime does it."""
+    batch = np.stack(crops)[..., ::-1].astype(np.float32) / 255.0
+    batch = (batch - np.array(MEAN, np.float32)) / np.array(STD, np.float32)
+    return torch.from_numpy(np.ascontiguousarray(batch.transpose(0, 3, 1, 2)))
+
+
+def jitter_real(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
+    """A real crop as a detector would cut it: shifted, scaled, slightly rotated, re-blurred."""
+    h, w = image.shape[:2]
+    angle = rng.uniform(-4, 4)
+    scale = rng.uniform(0.92, 1.1)
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale)
+    matrix[:, 2] += rng.uniform(-0.05, 0.05, 2) * (w, h)
+    out = cv2.warpAffine(image, matrix, (w, h), borderMode=cv2.BORDER_REPLICATE)
+    if rng.random() < 0.3:
+        out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.3, 1.2))
+    gain = rng.uniform(0.6, 1.4, 3) if rng.random() < 0.5 else np.full(3, rng.uniform(0.6, 1.4))
+    out = np.clip(out.astype(np.float32) * gain + rng.uniform(-25, 25), 0, 255).astype(np.uint8)
+    if rng.random() < 0.2:
+        out = cv2.cvtColor(cv2.cvtColor(out, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+    return cv2.resize(out, (INPUT_WIDTH, INPUT_HEIGHT), interpolation=cv2.INTER_AREA)
+
+
+def read_crops(items: list[BrCrop]) -> list[np.ndarray]:
+    """Decode real crops once: the training set is small enough to stay in memory."""
+    return [cv2.imread(str(item.path), cv2.IMREAD_COLOR) for item in items]
+
+
+class Batches(IterableDataset):
+    """Endless batches: a fraction `real` of real train crops, the rest freshly rendered."""
+
+    def __init__(self, args: argparse.Namespace, real: list[BrCrop], seed: int) -> None:
+        self.args, self.real, self.seed = args, real, seed
+
+    def __iter__(self):
+        info = get_worker_info()
+        cv2.setNumThreads(1)
+        rng = np.random.default_rng([self.seed, info.id if info else 0])
+        assets = load_assets(self.args.data, self.args.fonts)
+        images = read_crops(self.real)
+        while True:
+            crops, texts = [], []
+            for _ in range(self.args.batch):
+                if images and rng.random() < self.args.real_fraction:
+                    i = int(rng.integers(len(images)))
+                    crops.append(jitter_real(rng, images[i]))
+                    texts.append(self.real[i].text)
+                else:
+                    crop, text = recognizer_sample(rng, assets, INPUT_WIDTH, INPUT_HEIGHT)
+                    crops.append(crop)
+                    texts.append(text)
+            yield to_tensor(crops), texts
+
+
+def validation_sets(args: argparse.Namespace, val: list[BrCrop]) -> dict[str, tuple[torch.Tensor, list[str]]]:
+    """Real validation crops (plain resize) and a fixed synthetic set of every format."""
+    real = [cv2.resize(im, (INPUT_WIDTH, INPUT_HEIGHT), interpolation=cv2.INTER_AREA) for im in read_crops(val)]
+    rng = np.random.default_rng(12345)
+    assets = load_assets(args.data, args.fonts)
+    synthetic = [recognizer_sample(rng, assets, INPUT_WIDTH, INPUT_HEIGHT) for _ in range(args.synthetic_val)]
+    return {
+        "real_val": (to_tensor(real), [v.text for v in val]),
+        "synthetic_val": (to_tensor([c for c, _ in synthetic]), [t for _, t in synthetic]),
+    }
+
+
+def evaluate(model: Recognizer, sets: dict[str, tuple[torch.Tensor, list[str]]], device: torch.device) -> dict:
+    """Greedy-decode each validation set and score it the way the evaluator does."""
+    model.eval()
+    scores = {}
+    for name, (images, texts) in sets.items():
+        predictions = []
+        for start in range(0, len(texts), 256):
+            predictions += [t for t, _ in model.cpu().greedy(images[start : start + 256])]
+        scores[name] = text_accuracy(predictions, texts)
+    model.to(device).train()
+    return scores
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, required=True, help="the shared data folder")
+    parser.add_argument("--fonts", type=Path, required=True, help="folder with GL-Nummernschild fonts")
+    parser.add_argument("--out", type=Path, default=Path("runs/recognizer"))
+    parser.add_argument("--steps", type=int, default=6000)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--real-fraction", type=float, default=0.35)
+    parser.add_argument("--synthetic-val", type=int, default=600)
+    parser.add_argument("--every", type=int, default=500, help="checkpoint and validate every N steps")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads; data workers each use one more core")
+    parser.add_argument("--workers", type=int, default=0, help="0: render batches in-process between steps")
+    args = parser.parse_args()
+
+    device = pick_device(args.threads)
+    cv2.setNumThreads(1)
+    log = Log(args.out)
+    train, val = split_br_crops(load_br_crops(args.data))
+    model = Recognizer().to(device)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: cosine_lr(s, args.steps, 300))
+    step = 0
+    state = load_checkpoint(args.out / "last.pt")
+    if state:
+        model.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        schedule.load_state_dict(state["schedule"])
+        step = state["step"]
+        log(event="resume", step=step)
+    sets = validation_sets(args, val)
+    log(event="start", device=str(device), train_crops=len(train), val_crops=len(val), args=vars(args) | {
+        "data": str(args.data), "fonts": str(args.fonts), "out": str(args.out)})
+    loader = DataLoader(Batches(args, train, seed=step), batch_size=None, num_workers=args.workers,
+                        persistent_workers=args.workers > 0, prefetch_factor=4 if args.workers else None,
+                        multiprocessing_context="spawn" if args.workers else None)
+    running = 0.0
+    for images, texts in loader:
+        if step >= args.steps:
+            break
+        inputs, targets = encode_targets(texts)
+        logits = model(images.to(device), inputs.to(device))
+        loss = F.cross_entropy(logits.flatten(0, 1), targets.to(device).flatten(), label_smoothing=0.05)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        optimiser.step()
+        schedule.step()
+        step += 1
+        running = 0.98 * running + 0.02 * loss.item() if step > 1 else loss.item()
+        if step % 50 == 0:
+            log(step=step, loss=round(running, 4), lr=schedule.get_last_lr()[0])
+        if step % args.every == 0 or step == args.steps:
+            scores = evaluate(model, sets, device)
+            save_checkpoint(args.out / "last.pt", model=model.state_dict(), optimiser=optimiser.state_dict(),
+                            schedule=schedule.state_dict(), step=step, scores=scores,
+                            training={"train_crops": len(train), "steps": step, "batch": args.batch,
+                                      "real_fraction": args.real_fraction})
+            log(event="validate", step=step, **scores)
+
+
+if __name__ == "__main__":
+    main()

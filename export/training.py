@@ -1,0 +1,53 @@
+"""What every training script shares: device and threads, checkpoints with resumption, logs."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import torch
+
+
+def pick_device(threads: int) -> torch.device:
+    """CUDA when present; else the CPU with a bounded thread count (2 cores are shared)."""
+    torch.set_num_threads(threads)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def cosine_lr(step: int, total: int, warmup: int) -> float:
+    """Linear warm-up then cosine decay to 2% of the peak: a factor for LambdaLR."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return 0.02 + 0.98 * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def save_checkpoint(path: Path, **state: object) -> None:
+    """Atomic save, so a run killed mid-write still resumes from the previous checkpoint."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path) -> dict | None:
+    """The saved state, or None when there is nothing to resume."""
+    return torch.load(path, map_location="cpu", weights_only=False) if path.exists() else None
+
+
+class Log:
+    """Appends one JSON object per event to log.jsonl and echoes it, with elapsed time."""
+
+    def __init__(self, run_dir: Path) -> None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self.path = run_dir / "log.jsonl"
+        self.start = time.time()
+
+    def __call__(self, **fields: object) -> None:
+        fields = {"time_s": round(time.time() - self.start, 1), **fields}
+        line = json.dumps(fields)
+        print(line, flush=True)
+        with self.path.open("a") as f:
+            f.write(line + "\n")

@@ -1,0 +1,57 @@
+"""Letterbox + normalise: BGR image -> the detector's NCHW float32 input.
+
+Keeps the aspect ratio (scale r = min(W/w, H/h)), image at top-left, padding right/bottom,
+so mapping a box back to the original image is a single division by r.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .manifest import Normalization
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """How the original image was placed in the model input."""
+
+    ratio: float
+    width: int  # resized image width inside the input
+    height: int
+
+
+def fit(image_width: int, image_height: int, width: int, height: int) -> Letterbox:
+    """Scale and resized size, rounded exactly as export/ does (Python round)."""
+    ratio = min(width / image_width, height / image_height)
+    new_w = min(width, max(1, round(image_width * ratio)))
+    new_h = min(height, max(1, round(image_height * ratio)))
+    return Letterbox(ratio, new_w, new_h)
+
+
+def normalize_into(dst: np.ndarray, bgr: np.ndarray, norm: Normalization) -> None:
+    """dst[c] = rgb[..., c] * gain[c] + bias[c], writing into a (3,h,w) float32 view; no temporaries."""
+    gain, bias = norm.gain_bias()
+    for c in range(3):
+        plane = dst[c]
+        np.multiply(bgr[:, :, 2 - c], np.float32(gain[c]), out=plane, casting="unsafe")
+        if bias[c]:
+            plane += np.float32(bias[c])
+
+
+def letterbox(image: np.ndarray, width: int, height: int, pad_value: int, norm: Normalization) -> tuple[np.ndarray, Letterbox]:
+    """BGR uint8 HxWx3 -> ([1,3,height,width] float32 blob, placement)."""
+    box = fit(image.shape[1], image.shape[0], width, height)
+    if (box.width, box.height) == (image.shape[1], image.shape[0]):
+        resized = image
+    else:
+        resized = cv2.resize(image, (box.width, box.height), interpolation=cv2.INTER_LINEAR)
+    blob = np.empty((1, 3, height, width), np.float32)
+    gain, bias = norm.gain_bias()
+    for c in range(3):  # padding, already normalised
+        value = np.float32(pad_value * gain[c] + bias[c])
+        blob[0, c, box.height:, :] = value
+        blob[0, c, :box.height, box.width:] = value
+    normalize_into(blob[0, :, :box.height, :box.width], resized, norm)
+    return blob, box

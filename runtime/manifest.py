@@ -1,0 +1,189 @@
+"""Load and validate models/manifest.json, the contract between export/ and the runtime.
+
+Everything the runtime needs to know about the models (input sizes, normalisation,
+thresholds, charset, token ids) comes from here, so a retrained model with other
+settings needs no code change. Each model file is checked against its sha256 at load so
+a half-copied or mismatched model fails loudly instead of reading plates wrong.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DETECTION_LAYOUT = ("x1", "y1", "x2", "y2", "score", "tlx", "tly", "trx", "try", "brx", "bry", "blx", "bly")
+DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+
+
+class ManifestError(ValueError):
+    """The manifest is missing, malformed, or does not match the model files."""
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """x * scale, then (x - mean) / std per RGB channel, folded into one multiply-add."""
+
+    scale: float
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+    def gain_bias(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """Per-channel (a, b) so that normalised = pixel * a + b."""
+        gain = tuple(self.scale / s for s in self.std)
+        bias = tuple(-m / s for m, s in zip(self.mean, self.std))
+        return gain, bias
+
+
+@dataclass(frozen=True)
+class DetectorSpec:
+    path: Path
+    sha256: str
+    input_name: str
+    output_name: str
+    height: int
+    width: int
+    norm: Normalization
+    pad_value: int
+    confidence: float
+    iou: float
+
+
+@dataclass(frozen=True)
+class RecognizerSpec:
+    encoder_path: Path
+    encoder_sha256: str
+    decoder_path: Path
+    decoder_sha256: str
+    encoder_inputs: tuple[str, ...]
+    encoder_outputs: tuple[str, ...]
+    decoder_inputs: tuple[str, ...]
+    decoder_outputs: tuple[str, ...]
+    height: int
+    width: int
+    norm: Normalization
+    charset: str
+    end: int
+    start: int
+    max_length: int
+
+
+@dataclass(frozen=True)
+class Manifest:
+    root: Path
+    version: int
+    detector: DetectorSpec
+    recognizer: RecognizerSpec
+    raw: dict[str, Any]
+
+    def summary(self) -> dict[str, Any]:
+        """What /health and logs report: version and file hashes, no training details."""
+        return {
+            "version": self.version,
+            "detector": {"file": self.detector.path.name, "sha256": self.detector.sha256},
+            "recognizer_encoder": {"file": self.recognizer.encoder_path.name, "sha256": self.recognizer.encoder_sha256},
+            "recognizer_decoder": {"file": self.recognizer.decoder_path.name, "sha256": self.recognizer.decoder_sha256},
+        }
+
+
+def default_models_dir() -> Path:
+    """$PLATES_MODELS if set, else the repository's models/ folder."""
+    env = os.environ.get("PLATES_MODELS")
+    return Path(env) if env else DEFAULT_MODELS_DIR
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _get(d: dict[str, Any], dotted: str) -> Any:
+    node: Any = d
+    for key in dotted.split("."):
+        if not isinstance(node, dict) or key not in node:
+            raise ManifestError(f"manifest.json: missing key '{dotted}'")
+        node = node[key]
+    return node
+
+
+def _model_file(root: Path, section: dict[str, Any], where: str, verify: bool) -> tuple[Path, str]:
+    """Resolve a model file inside root and check its sha256 (the manifest can't point outside)."""
+    name = str(_get(section, "file"))
+    expected = str(_get(section, "sha256")).lower()
+    path = (root / name).resolve()
+    if path.parent != root.resolve():
+        raise ManifestError(f"manifest.json: {where}.file must be a file name inside {root}, got '{name}'")
+    if not path.is_file():
+        raise ManifestError(f"model file missing: {path} (named by manifest {where}.file)")
+    if verify:
+        actual = sha256_file(path)
+        if actual != expected:
+            raise ManifestError(
+                f"sha256 mismatch for {path}: manifest says {expected}, file is {actual}. "
+                "Re-export the models or copy the matching manifest.json."
+            )
+    return path, expected
+
+
+def _norm(section: dict[str, Any], where: str) -> Normalization:
+    if section.get("channels", "RGB") != "RGB":
+        raise ManifestError(f"manifest.json: {where}.channels must be 'RGB'")
+    mean, std = tuple(map(float, _get(section, "mean"))), tuple(map(float, _get(section, "std")))
+    if len(mean) != 3 or len(std) != 3 or any(s == 0 for s in std):
+        raise ManifestError(f"manifest.json: {where}.mean/std must be 3 numbers, std non-zero")
+    return Normalization(float(_get(section, "scale")), mean, std)  # type: ignore[arg-type]
+
+
+def load_manifest(models_dir: str | os.PathLike[str] | None = None, verify: bool = True) -> Manifest:
+    """Read models_dir/manifest.json, validate it and (if verify) check every model's sha256."""
+    root = Path(models_dir) if models_dir is not None else default_models_dir()
+    path = root / "manifest.json"
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ManifestError(f"no manifest.json in {root} (export the models with export/to_onnx.py)") from None
+    except (OSError, ValueError) as exc:
+        raise ManifestError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(raw, dict) or raw.get("version") != 1:
+        raise ManifestError(f"{path}: unsupported manifest version {raw.get('version') if isinstance(raw, dict) else None!r}")
+
+    det = _get(raw, "detector")
+    layout = tuple(_get(det, "output.layout"))
+    if layout != DETECTION_LAYOUT:
+        raise ManifestError(f"manifest.json: detector.output.layout must be {list(DETECTION_LAYOUT)}, got {list(layout)}")
+    det_path, det_sha = _model_file(root, det, "detector", verify)
+    detector = DetectorSpec(
+        path=det_path, sha256=det_sha,
+        input_name=str(_get(det, "input.name")), output_name=str(_get(det, "output.name")),
+        height=int(_get(det, "input.height")), width=int(_get(det, "input.width")),
+        norm=_norm(_get(det, "input"), "detector.input"),
+        pad_value=int(_get(det, "input.pad_value")),
+        confidence=float(_get(det, "thresholds.confidence")), iou=float(_get(det, "thresholds.iou")),
+    )
+
+    rec = _get(raw, "recognizer")
+    enc_path, enc_sha = _model_file(root, _get(rec, "encoder"), "recognizer.encoder", verify)
+    dec_path, dec_sha = _model_file(root, _get(rec, "decoder"), "recognizer.decoder", verify)
+    charset = str(_get(rec, "charset"))
+    end, start = int(_get(rec, "tokens.end")), int(_get(rec, "tokens.start"))
+    if end != len(charset) or start == end:
+        raise ManifestError(f"manifest.json: tokens.end must be len(charset)={len(charset)} and differ from start")
+    dec_inputs = tuple(_get(rec, "decoder.inputs"))
+    dec_outputs = tuple(_get(rec, "decoder.outputs"))
+    enc_outputs = tuple(_get(rec, "encoder.outputs"))
+    if len(dec_inputs) != 4 or len(dec_outputs) != 3 or len(enc_outputs) != 3:
+        raise ManifestError("manifest.json: decoder needs 4 inputs/3 outputs, encoder 3 outputs")
+    recognizer = RecognizerSpec(
+        encoder_path=enc_path, encoder_sha256=enc_sha, decoder_path=dec_path, decoder_sha256=dec_sha,
+        encoder_inputs=tuple(_get(rec, "encoder.inputs")), encoder_outputs=enc_outputs,
+        decoder_inputs=dec_inputs, decoder_outputs=dec_outputs,
+        height=int(_get(rec, "input.height")), width=int(_get(rec, "input.width")),
+        norm=_norm(_get(rec, "input"), "recognizer.input"),
+        charset=charset, end=end, start=start, max_length=int(_get(rec, "max_length")),
+    )
+    return Manifest(root=root, version=1, detector=detector, recognizer=recognizer, raw=raw)

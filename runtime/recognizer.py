@@ -1,0 +1,94 @@
+"""Plate text: encoder once per batch of crops, then the greedy attention decoder loop.
+
+The loop is the contract's (docs/CONTRACT.md) and must agree exactly with the reference
+greedy decode in export/recognizer.py: start token for every crop; each step takes the
+argmax; a crop is finished at the end token or once it holds max_length characters; the
+loop stops as soon as every crop is finished. All plates of an image share one batch.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import onnxruntime as ort
+
+from .letterbox import normalize_into
+from .manifest import RecognizerSpec
+
+
+@dataclass(frozen=True)
+class Reading:
+    """Decoded text with one confidence (softmax probability) per character."""
+
+    text: str
+    confidence: float  # product of char_confidences; 0.0 for empty text
+    char_confidences: tuple[float, ...]
+
+
+def to_batch(crops: list[np.ndarray], spec: RecognizerSpec) -> np.ndarray:
+    """BGR crops (already spec.height x spec.width) -> [N,3,H,W] float32 normalised RGB."""
+    batch = np.empty((len(crops), 3, spec.height, spec.width), np.float32)
+    for i, crop in enumerate(crops):
+        normalize_into(batch[i], crop, spec.norm)
+    return batch
+
+
+def greedy_decode(
+    decoder: ort.InferenceSession,
+    features: np.ndarray,
+    keys: np.ndarray,
+    hidden: np.ndarray,
+    spec: RecognizerSpec,
+) -> list[Reading]:
+    """Run the one-step decoder greedily for a batch; see the module docstring for the rules."""
+    n = features.shape[0]
+    token_name, hidden_name, features_name, keys_name = spec.decoder_inputs
+    logits_name, hidden_out_name = spec.decoder_outputs[:2]
+    token = np.full(n, spec.start, dtype=np.int64)
+    chars: list[list[str]] = [[] for _ in range(n)]
+    confs: list[list[float]] = [[] for _ in range(n)]
+    done = np.zeros(n, dtype=bool)
+    for _ in range(spec.max_length + 1):
+        # A crop already holding max_length characters finishes whatever the next step says,
+        # so once that holds for every open crop the extra decoder run can be skipped.
+        if all(done[i] or len(chars[i]) >= spec.max_length for i in range(n)):
+            break
+        logits, hidden = decoder.run(
+            [logits_name, hidden_out_name],
+            {token_name: token, hidden_name: hidden, features_name: features, keys_name: keys},
+        )
+        best = logits.argmax(axis=1)
+        # probs[k] at the argmax = 1 / sum(exp(logits - max)): stable softmax without the full vector
+        shifted = logits - logits[np.arange(n), best][:, None]
+        prob = 1.0 / np.exp(shifted).sum(axis=1)
+        for i in range(n):
+            k = int(best[i])
+            if done[i] or k == spec.end or len(chars[i]) >= spec.max_length:
+                done[i] = True
+                continue
+            chars[i].append(spec.charset[k])
+            confs[i].append(float(prob[i]))
+        if done.all():
+            break
+        token = best.astype(np.int64, copy=False)
+    return [
+        Reading("".join(c), float(np.prod(p)) if p else 0.0, tuple(p))
+        for c, p in zip(chars, confs)
+    ]
+
+
+class Recognizer:
+    """Encoder + decoder sessions; stateless apart from them, so safe to share between threads."""
+
+    def __init__(self, spec: RecognizerSpec, encoder: ort.InferenceSession, decoder: ort.InferenceSession) -> None:
+        self.spec = spec
+        self.encoder = encoder
+        self.decoder = decoder
+
+    def __call__(self, crops: list[np.ndarray]) -> list[Reading]:
+        """BGR crops of the recognizer's input size -> one Reading each, in one batched pass."""
+        if not crops:
+            return []
+        batch = to_batch(crops, self.spec)
+        features, keys, hidden = self.encoder.run(list(self.spec.encoder_outputs), {self.spec.encoder_inputs[0]: batch})
+        return greedy_decode(self.decoder, features, keys, hidden, self.spec)

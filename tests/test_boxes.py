@@ -1,0 +1,99 @@
+"""Letterbox geometry, NMS and mapping back to original pixels, with hand-computed numbers."""
+import numpy as np
+import pytest
+
+from runtime.boxes import iou_one_to_many, nms, postprocess, threshold, to_original
+from runtime.crops import crop_plate, is_valid_quad
+from runtime.letterbox import fit, letterbox
+from runtime.manifest import Normalization
+from tiny_models import EXPECTED_BOXES, SCENE_ROWS, row
+
+PLAIN = Normalization(1 / 255, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
+
+
+def test_fit_720p_into_768x448():
+    box = fit(1280, 720, 768, 448)
+    assert box.ratio == pytest.approx(0.6)
+    assert (box.width, box.height) == (768, 432)
+
+
+def test_fit_portrait():
+    box = fit(600, 1000, 768, 448)
+    assert box.ratio == pytest.approx(0.448)
+    assert (box.width, box.height) == (269, 448)  # round(268.8)
+
+
+def test_letterbox_pads_right_and_bottom_and_swaps_to_rgb():
+    image = np.zeros((720, 1280, 3), np.uint8)
+    image[..., 0] = 255  # blue in BGR
+    blob, box = letterbox(image, 768, 448, 114, PLAIN)
+    assert blob.shape == (1, 3, 448, 768) and blob.dtype == np.float32
+    assert blob[0, 2, :432, :].min() == pytest.approx(1.0)  # blue -> RGB channel 2
+    assert blob[0, 0, :432, :].max() == 0.0
+    assert np.allclose(blob[0, :, 432:, :], 114 / 255)  # bottom padding
+
+
+def test_letterbox_mean_std():
+    image = np.full((48, 144, 3), 255, np.uint8)
+    norm = Normalization(1 / 255, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+    blob, _ = letterbox(image, 144, 48, 0, norm)
+    assert np.allclose(blob, 1.0)
+
+
+def test_iou_known_values():
+    a = np.array([0, 0, 10, 10], np.float32)
+    others = np.array([[0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 30, 30]], np.float32)
+    assert np.allclose(iou_one_to_many(a, others), [1.0, 50 / 150, 0.0])
+
+
+def test_nms_keeps_best_of_overlapping_and_separate_boxes():
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60], [5, 0, 15, 10]], np.float32)
+    scores = np.array([0.6, 0.9, 0.5, 0.7], np.float32)
+    # IoU(1,0)=81/119=0.68 -> removed; IoU(1,3)=54/146=0.37 -> kept at 0.45
+    assert nms(boxes, scores, 0.45).tolist() == [1, 3, 2]
+    assert nms(boxes, scores, 0.3).tolist() == [1, 2]
+
+
+def test_threshold_sorts_and_filters():
+    kept = threshold(SCENE_ROWS, 0.4)
+    assert kept[:, 4].tolist() == pytest.approx([0.95, 0.9, 0.8, 0.7])
+
+
+def test_to_original_divides_by_ratio_and_clips():
+    pts = np.array([[60, 60, 180, 120], [700, 400, 800, 460]], np.float32)
+    out = to_original(pts, 0.6, 1280, 720)
+    assert out[0].tolist() == pytest.approx([100, 100, 300, 200])
+    assert out[1].tolist() == pytest.approx([700 / 0.6, 400 / 0.6, 1280, 720])
+
+
+def test_postprocess_scene():
+    dets = postprocess(SCENE_ROWS, 0.6, 1280, 720, 0.4, 0.45)
+    assert [d.score for d in dets] == pytest.approx([0.9, 0.7])
+    xywh = [[round(float(d.box[0])), round(float(d.box[1])), round(float(d.box[2])) - round(float(d.box[0])),
+             round(float(d.box[3])) - round(float(d.box[1]))] for d in dets]
+    assert xywh == EXPECTED_BOXES
+    assert np.allclose(dets[0].corners, [[62 / 0.6, 100], [300, 62 / 0.6], [178 / 0.6, 200], [100, 118 / 0.6]])
+
+
+def test_postprocess_nothing_over_threshold():
+    assert postprocess(np.array([row((0, 0, 10, 10), 0.1)], np.float32), 1.0, 100, 100, 0.4, 0.45) == []
+
+
+def test_quad_validity():
+    box = np.array([100, 100, 300, 200], np.float32)
+    good = np.array([[103, 100], [300, 103], [297, 200], [100, 197]], np.float32)
+    assert is_valid_quad(good, box)
+    assert not is_valid_quad(good[[0, 2, 1, 3]], box)  # self-intersecting
+    assert not is_valid_quad(good[::-1].copy(), box)  # counter-clockwise
+    assert not is_valid_quad(np.array([[100, 100], [300, 100], [300, 102], [100, 102]], np.float32), box)  # flat
+    assert not is_valid_quad(good + 500, box)  # far from the box
+
+
+def test_crops_have_recognizer_size():
+    image = np.random.default_rng(0).integers(0, 255, (720, 1280, 3), dtype=np.uint8)
+    box = np.array([100, 100, 300, 200], np.float32)
+    quad = np.array([[103, 100], [300, 103], [297, 200], [100, 197]], np.float32)
+    crop, rectified = crop_plate(image, box, quad, 144, 48)
+    assert crop.shape == (48, 144, 3) and rectified
+    crop, rectified = crop_plate(image, box, quad[[0, 2, 1, 3]], 144, 48)
+    assert crop.shape == (48, 144, 3) and not rectified

@@ -1,0 +1,50 @@
+"""Manifest loading: sha256 check and clear errors; runtime never imports torch."""
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+from runtime import ManifestError
+from runtime.manifest import load_manifest
+
+
+def test_loads_tiny_manifest(tiny_models_dir):
+    m = load_manifest(tiny_models_dir)
+    assert m.detector.width == 768 and m.detector.height == 448 and m.detector.confidence == 0.4
+    assert m.recognizer.charset[m.recognizer.end - 1] == "Z" and m.recognizer.max_length == 8
+
+
+def test_sha_mismatch_is_a_clear_error(tiny_models_dir, tmp_path):
+    copy = tmp_path / "m"
+    shutil.copytree(tiny_models_dir, copy)
+    with open(copy / "recognizer_decoder.onnx", "ab") as f:
+        f.write(b"\0")
+    with pytest.raises(ManifestError, match="sha256 mismatch for .*recognizer_decoder.onnx"):
+        load_manifest(copy)
+
+
+def test_missing_manifest_and_bad_fields(tiny_models_dir, tmp_path):
+    with pytest.raises(ManifestError, match="no manifest.json"):
+        load_manifest(tmp_path)
+    copy = tmp_path / "m"
+    shutil.copytree(tiny_models_dir, copy)
+    raw = json.loads((copy / "manifest.json").read_text())
+    raw["detector"]["file"] = "../detector.onnx"
+    (copy / "manifest.json").write_text(json.dumps(raw))
+    with pytest.raises(ManifestError, match="inside"):
+        load_manifest(copy)
+
+
+def test_runtime_and_server_never_import_torch():
+    code = "import sys, runtime, runtime.__main__, server; assert 'torch' not in sys.modules, 'torch imported'"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_shipped_manifest_is_valid(shipped_models_dir):
+    m = load_manifest(shipped_models_dir)
+    assert m.recognizer.charset == "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    assert m.recognizer.end == 36 and m.recognizer.start == 37

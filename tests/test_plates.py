@@ -1,0 +1,72 @@
+"""Synthetic plate renderer: formats, layout flag, determinism, crop size."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+OLD_RE = re.compile(r"^[A-Z]{3}[0-9]{4}$")
+MERC_RE = re.compile(r"^[A-Z]{3}[0-9][A-Z][0-9]{2}$")
+
+
+@pytest.fixture(scope="module")
+def assets():
+    if not SHARED.is_dir():
+        pytest.skip("shared data folder absent")
+    from export.data.assets import load_assets
+    return load_assets(SHARED / "data", SHARED / "fonts")
+
+
+def test_text_matches_format(assets):
+    from export.data.plates import render_plate
+    rng = np.random.default_rng(0)
+    seen = set()
+    for _ in range(60):
+        p = render_plate(rng, assets)
+        seen.add(p.fmt)
+        assert (OLD_RE if p.fmt == "old" else MERC_RE).match(p.text), p.text
+        assert p.image.dtype == np.uint8 and p.image.ndim == 3 and p.image.shape[2] == 3
+    assert seen == {"old", "mercosul"}
+    for fmt, rx in (("old", OLD_RE), ("mercosul", MERC_RE)):
+        assert rx.match(render_plate(rng, assets, fmt=fmt).text)
+    assert render_plate(rng, assets, fmt="old", text="ABC1234").text == "ABC1234"
+
+
+def test_two_line_flag(assets):
+    from export.data.plates import render_plate
+    rng = np.random.default_rng(1)
+    for fmt in ("old", "mercosul"):
+        one = render_plate(rng, assets, fmt=fmt, two_line=False)
+        two = render_plate(rng, assets, fmt=fmt, two_line=True)
+        assert not one.two_line and two.two_line
+        assert one.image.shape[1] / one.image.shape[0] > 2.5      # 400x130 mm
+        assert two.image.shape[1] / two.image.shape[0] < 1.5      # motorcycle plates
+
+
+def test_deterministic_by_seed(assets):
+    from export.data.degrade import recognizer_sample
+    from export.data.plates import render_plate
+    a = render_plate(np.random.default_rng(7), assets)
+    b = render_plate(np.random.default_rng(7), assets)
+    assert a.text == b.text and a.image.tobytes() == b.image.tobytes()
+    ra = [recognizer_sample(np.random.default_rng(s), assets, 144, 48) for s in range(5)]
+    rb = [recognizer_sample(np.random.default_rng(s), assets, 144, 48) for s in range(5)]
+    for (ia, ta), (ib, tb) in zip(ra, rb):
+        assert ta == tb and ia.tobytes() == ib.tobytes()
+
+
+def test_recognizer_sample_size(assets):
+    from export.data.degrade import recognizer_sample, warp_plate
+    from export.data.plates import render_plate
+    rng = np.random.default_rng(3)
+    for w, h in ((144, 48), (160, 60), (100, 100)):
+        for _ in range(10):
+            img, text = recognizer_sample(rng, assets, w, h)
+            assert img.shape == (h, w, 3) and img.dtype == np.uint8
+            assert OLD_RE.match(text) or MERC_RE.match(text)
+    img, corners = warp_plate(rng, render_plate(rng, assets), target_h=40)
+    assert img.shape[2] == 4 and corners.shape == (4, 2) and corners.dtype == np.float32
+    assert (corners[:, 0] <= img.shape[1]).all() and (corners[:, 1] <= img.shape[0]).all()
