@@ -94,7 +94,8 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = int(max_upload_mb * 1024 * 1024)
     app.json.sort_keys = False  # keep bb_confidence, bounding_box, ocr_pred first
     app.extensions["plate_reader"] = reader
-    info = {**reader.info(), "ready": True, "max_upload_mb": max_upload_mb, "max_pixels": pixel_limit}
+    info = {**reader.info(), "ready": True, "load_seconds": round(reader.load_seconds, 3),
+            "max_upload_mb": max_upload_mb, "max_pixels": pixel_limit}
     log.info("app ready in %.2fs: provider %s, models %s", time.perf_counter() - started, reader.provider,
              reader.manifest.root)
 
@@ -172,6 +173,7 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "queue depth 1" on every burst is noise
     from waitress import serve
 
     app = create_app(
@@ -183,8 +185,9 @@ def main(argv: list[str] | None = None) -> None:
              args.host, args.port, args.workers, reader.provider, time.perf_counter() - started)
     serve(
         app, host=args.host, port=args.port, threads=args.workers,
-        # waitress refuses bodies far over the limit itself; Flask answers JSON 413 for the rest
-        max_request_body_size=int(args.max_upload_mb * 1024 * 1024) + (1 << 20),
+        # Flask answers a JSON 413 over --max-upload-mb; bodies over twice that are refused by waitress
+        # itself (plain-text 413) from the Content-Length, before it buffers them
+        max_request_body_size=2 * int(args.max_upload_mb * 1024 * 1024) + (1 << 20),
         channel_timeout=30, ident="plates",
     )
 

@@ -140,6 +140,8 @@ def as_bgr(array: np.ndarray, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarra
         raise ImageError(f"image array must be HxW, HxWx3 or HxWx4, got shape {array.shape}")
     if array.shape[0] == 0 or array.shape[1] == 0:
         raise ImageError("image array is empty")
+    if array.strides[2] != 1 or array.strides[1] != 3 or array.strides[0] < 0:
+        array = np.ascontiguousarray(array)  # flipped or channel views: OpenCV needs packed pixels
     if array.shape[0] * array.shape[1] > max_pixels:
         raise ImageTooLargeError(f"image has {array.shape[0] * array.shape[1]} pixels, over the limit of {max_pixels}")
     return array

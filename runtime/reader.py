@@ -100,18 +100,16 @@ class PlateReader:
             crops.append(crop)
             quads.append(rectified)
         readings = self.recognizer(crops)
-        plates, kept_crops = [], []
-        for d, crop, rectified, reading in zip(detections, crops, quads, readings):
-            if not reading.text:  # contract: an empty reading gives no plate
-                continue
+        plates = []
+        for d, rectified, reading in zip(detections, quads, readings):
+            # A plate found but not read still answers, with empty text: the box is real information.
             corners = tuple((round(float(x), 1), round(float(y), 1)) for x, y in d.corners) if rectified else None
             plates.append(PlateResult(
                 box=_xywh(d.box), confidence=d.score, text=reading.text,
                 text_confidence=reading.confidence, char_confidences=reading.char_confidences,
                 corners=corners,
             ))
-            kept_crops.append(crop)
-        return Analysis(bgr, plates, kept_crops)
+        return Analysis(bgr, plates, crops)
 
     def read(self, image: object) -> list[PlateResult]:
         """ndarray (BGR) / encoded bytes / path -> plates, best detector score first."""

@@ -1,0 +1,184 @@
+"""Export trained checkpoints to ONNX, check them, and write their entries in models/manifest.json.
+
+    python -m export.to_onnx --detector runs/detector/last.pt --recognizer runs/recognizer/last.pt \
+        --data ../shared/data --fonts ../shared/fonts --out models
+
+Each file is checked with onnx.checker and run by ONNX Runtime (CPU) against the PyTorch
+model on random and real inputs: the largest absolute difference must stay under 1e-4.
+The recognizer export also writes tests/fixtures/greedy_reference.npz: 200 crops and
+PyTorch's greedy decode of them, so a torch-free test can hold the runtime's loop to it.
+The manifest is the one place the runtime learns input sizes, normalisation, charset,
+token ids and thresholds from.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+
+from export import detector as det
+from export import recognizer as rec
+from export.data.assets import load_assets
+from export.data.degrade import recognizer_sample
+from export.data.real import load_br_crops, load_scenes_ro, split_br_crops, split_scenes_ro
+from export.train_detector import CONFIDENCE, IOU, NORMALIZATION, PAD_VALUE
+from export.train_recognizer import to_tensor as crops_to_tensor
+from runtime.letterbox import letterbox
+
+TOLERANCE = 1e-4
+OPSET = 17
+FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "greedy_reference.npz"
+
+
+def sha256(path: Path) -> str:
+    """Digest the runtime checks at load, so a swapped or corrupted file is refused."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def export(module: torch.nn.Module, inputs: tuple, path: Path, input_names: list[str], output_names: list[str]) -> None:
+    """One self-contained ONNX file with a dynamic batch axis on every input and output."""
+    dynamic = {name: {0: "batch"} for name in input_names + output_names}
+    torch.onnx.export(module, inputs, str(path), input_names=input_names, output_names=output_names,
+                      dynamic_axes=dynamic, opset_version=OPSET, dynamo=False)
+    onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+
+
+def parity(module: torch.nn.Module, path: Path, feeds: dict[str, np.ndarray]) -> float:
+    """Largest absolute difference between ONNX Runtime and PyTorch over all outputs."""
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(None, feeds)
+    with torch.no_grad():
+        want = module(*[torch.from_numpy(v) for v in feeds.values()])
+    want = want if isinstance(want, tuple) else (want,)
+    worst = max(float(np.abs(g - w.numpy()).max()) for g, w in zip(got, want))
+    if worst > TOLERANCE:
+        raise SystemExit(f"{path.name}: ONNX Runtime differs from PyTorch by {worst:.2e} > {TOLERANCE}")
+    return worst
+
+
+def export_detector(checkpoint: Path, out: Path, data: Path | None) -> dict:
+    """detector.onnx + its manifest entry."""
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    model = det.Detector()
+    model.load_state_dict(state["model"])
+    exported = det.ExportedDetector(model.eval()).eval()
+    path = out / "detector.onnx"
+    example = torch.rand(1, 3, det.INPUT_HEIGHT, det.INPUT_WIDTH)
+    export(exported, (example,), path, ["images"], ["detections"])
+    worst = parity(exported, path, {"images": np.random.default_rng(0).random((2, 3, det.INPUT_HEIGHT, det.INPUT_WIDTH), np.float32)})
+    if data is not None:
+        frames = split_scenes_ro(load_scenes_ro(data))[1][:4]
+        blobs = [letterbox(cv2.imread(str(f.path)), det.INPUT_WIDTH, det.INPUT_HEIGHT, PAD_VALUE, NORMALIZATION)[0] for f in frames]
+        worst = max(worst, parity(exported, path, {"images": np.concatenate(blobs)}))
+    print(f"detector.onnx: {path.stat().st_size / 1e6:.2f} MB, parity max |diff| {worst:.2e}")
+    return {
+        "file": path.name,
+        "sha256": sha256(path),
+        "input": {"name": "images", "height": det.INPUT_HEIGHT, "width": det.INPUT_WIDTH, "channels": "RGB",
+                  "scale": NORMALIZATION.scale, "mean": list(NORMALIZATION.mean), "std": list(NORMALIZATION.std),
+                  "pad_value": PAD_VALUE},
+        "output": {"name": "detections",
+                   "layout": ["x1", "y1", "x2", "y2", "score", "tlx", "tly", "trx", "try", "brx", "bry", "blx", "bly"],
+                   "coordinates": "letterboxed input pixels"},
+        "strides": list(det.STRIDES),
+        "thresholds": {"confidence": CONFIDENCE, "iou": IOU},
+        "parity_max_abs_diff": worst,
+        "training": state.get("training", {}),
+        "validation": state.get("scores", {}),
+    }
+
+
+def reference_crops(data: Path | None, fonts: Path | None, count: int) -> np.ndarray:
+    """Crops for parity and the greedy fixture: real validation crops, topped up with rendered ones."""
+    crops: list[np.ndarray] = []
+    if data is not None:
+        val = split_br_crops(load_br_crops(data))[1]
+        crops = [cv2.resize(cv2.imread(str(v.path)), (rec.INPUT_WIDTH, rec.INPUT_HEIGHT), interpolation=cv2.INTER_AREA)
+                 for v in val[: count // 2]]
+    if data is not None and fonts is not None:
+        rng, assets = np.random.default_rng(4242), load_assets(data, fonts)
+        crops += [recognizer_sample(rng, assets, rec.INPUT_WIDTH, rec.INPUT_HEIGHT)[0] for _ in range(count - len(crops))]
+    rng = np.random.default_rng(1)
+    crops += [rng.integers(0, 256, (rec.INPUT_HEIGHT, rec.INPUT_WIDTH, 3), dtype=np.uint8) for _ in range(count - len(crops))]
+    return np.stack(crops)
+
+
+def export_recognizer(checkpoint: Path, out: Path, data: Path | None, fonts: Path | None) -> dict:
+    """recognizer_encoder.onnx + recognizer_decoder.onnx, the greedy fixture, and the manifest entry."""
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    model = rec.Recognizer()
+    model.load_state_dict(state["model"])
+    model.eval()
+    crops = reference_crops(data, fonts, 200)
+    images = crops_to_tensor(list(crops))
+    with torch.no_grad():
+        features, keys, hidden = model.encoder(images[:2])
+    encoder_path, decoder_path = out / "recognizer_encoder.onnx", out / "recognizer_decoder.onnx"
+    export(model.encoder, (images[:2],), encoder_path, ["images"], ["features", "keys", "hidden"])
+    token = torch.full((2,), rec.START, dtype=torch.long)
+    export(model.decoder, (token, hidden, features, keys), decoder_path,
+           ["token", "hidden", "features", "keys"], ["logits", "next_hidden", "attention"])
+    worst = parity(model.encoder, encoder_path, {"images": images.numpy()})
+    with torch.no_grad():
+        features, keys, hidden = model.encoder(images)
+    tokens = np.random.default_rng(0).integers(0, rec.START + 1, len(images))
+    worst = max(worst, parity(model.decoder, decoder_path, {"token": tokens, "hidden": hidden.numpy(),
+                                                             "features": features.numpy(), "keys": keys.numpy()}))
+    size = (encoder_path.stat().st_size + decoder_path.stat().st_size) / 1e6
+    print(f"recognizer: {size:.2f} MB, parity max |diff| {worst:.2e}")
+    write_greedy_fixture(model, crops, images)
+    return {
+        "encoder": {"file": encoder_path.name, "sha256": sha256(encoder_path),
+                    "inputs": ["images"], "outputs": ["features", "keys", "hidden"]},
+        "decoder": {"file": decoder_path.name, "sha256": sha256(decoder_path),
+                    "inputs": ["token", "hidden", "features", "keys"], "outputs": ["logits", "next_hidden", "attention"]},
+        "input": {"height": rec.INPUT_HEIGHT, "width": rec.INPUT_WIDTH, "channels": "RGB", "scale": 1 / 255,
+                  "mean": list(rec.MEAN), "std": list(rec.STD)},
+        "charset": rec.CHARSET,
+        "tokens": {"end": rec.END, "start": rec.START},
+        "max_length": rec.MAX_LENGTH,
+        "parity_max_abs_diff": worst,
+        "training": state.get("training", {}),
+        "validation": state.get("scores", {}),
+    }
+
+
+def write_greedy_fixture(model: rec.Recognizer, crops: np.ndarray, images: torch.Tensor) -> None:
+    """PyTorch's greedy decode of the crops: texts and per-character confidences, padded with NaN."""
+    decoded = model.greedy(images)
+    confidences = np.full((len(decoded), rec.MAX_LENGTH), np.nan, np.float32)
+    for i, (_, conf) in enumerate(decoded):
+        confidences[i, : len(conf)] = conf
+    FIXTURE.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(FIXTURE, crops=crops, texts=np.array([t for t, _ in decoded]), confidences=confidences)
+    print(f"wrote {FIXTURE} ({len(decoded)} crops)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--detector", type=Path, help="detector checkpoint (runs/detector/last.pt)")
+    parser.add_argument("--recognizer", type=Path, help="recognizer checkpoint (runs/recognizer/last.pt)")
+    parser.add_argument("--data", type=Path, help="shared data folder, for parity on real inputs")
+    parser.add_argument("--fonts", type=Path, help="fonts folder, for rendered crops in the greedy fixture")
+    parser.add_argument("--out", type=Path, default=Path("models"))
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    manifest_path = args.out / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"version": 1}
+    if args.detector:
+        manifest["detector"] = export_detector(args.detector, args.out, args.data)
+    if args.recognizer:
+        manifest["recognizer"] = export_recognizer(args.recognizer, args.out, args.data, args.fonts)
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+    print(f"wrote {manifest_path}")
+
+
+if __name__ == "__main__":
+    main()

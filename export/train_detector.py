@@ -1,0 +1,194 @@
+"""Train the plate detector on synthetic scenes and the train videos of scenes-ro.
+
+    python -m export.train_detector --data ../shared/data --fonts ../shared/fonts \
+        --out runs/detector --steps 3000
+
+Each batch holds square crops (--size, default 320) of scenes: rendered Brazilian plates on
+grey backgrounds and on real scenes-ro train frames (whose real boxes are kept, without
+corners), plus 2x2 mosaics of half-size scenes (small plates, many contexts per image),
+horizontal flips (corners swapped so TL stays top-left) and colour jitter. The network is
+fully convolutional, so crops train it for the full letterboxed input it runs on.
+
+Validation, logged at every checkpoint, runs the exported graph's decoding and the
+runtime's own letterbox and NMS: recall and precision at IoU 0.5 on the validation videos
+of scenes-ro (real frames never trained on) and recall on synthetic 1280x720 frames for
+plates at least 40 px wide.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from export.data.assets import Assets, load_assets
+from export.data.real import Frame, load_scenes_ro, split_scenes_ro
+from export.data.scenes import PlateLabel, Scene, render_scene
+from export.detector import INPUT_HEIGHT, INPUT_WIDTH, Detector, ExportedDetector
+from export.detector_loss import Targets, detection_loss
+from export.training import Log, cosine_lr, load_checkpoint, pick_device, save_checkpoint
+from runtime.boxes import postprocess
+from runtime.letterbox import letterbox
+from runtime.manifest import Normalization
+from runtime.metrics import detection_counts
+
+NORMALIZATION = Normalization(scale=1 / 255, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
+PAD_VALUE = 114
+CONFIDENCE, IOU = 0.4, 0.45
+MIN_SYNTHETIC_WIDTH = 40  # the spec's smallest plate in a 1280x720 frame
+CORNER_FLIP = [1, 0, 3, 2]  # TL,TR,BR,BL -> after a horizontal flip
+
+
+def mosaic(rng: np.random.Generator, assets: Assets, size: int, frames: list[Frame]) -> Scene:
+    """Four half-size scenes tiled 2x2: more, smaller plates and contexts per crop."""
+    half = size // 2
+    image = np.empty((size, size, 3), np.uint8)
+    plates: list[PlateLabel] = []
+    for i in range(4):
+        oy, ox = (i // 2) * half, (i % 2) * half
+        tile = render_scene(rng, assets, half, half, frames)
+        image[oy : oy + half, ox : ox + half] = tile.image
+        for p in tile.plates:
+            x, y, w, h = p.box
+            corners = None if p.corners is None else p.corners + np.float32([ox, oy])
+            plates.append(PlateLabel((x + ox, y + oy, w, h), corners, p.text, p.fmt))
+    return Scene(image, plates)
+
+
+def flip(scene: Scene) -> Scene:
+    """Mirror left-right; a mirrored plate is still plate-shaped, and corners keep their names."""
+    width = scene.image.shape[1]
+    plates = []
+    for p in scene.plates:
+        x, y, w, h = p.box
+        corners = None
+        if p.corners is not None:
+            corners = p.corners[CORNER_FLIP].copy()
+            corners[:, 0] = width - corners[:, 0]
+        plates.append(PlateLabel((width - x - w, y, w, h), corners, p.text, p.fmt))
+    return Scene(np.ascontiguousarray(scene.image[:, ::-1]), plates)
+
+
+def colour_jitter(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
+    """Per-channel gain and brightness offset: other cameras, other white balance."""
+    gain = rng.uniform(0.75, 1.25, 3).astype(np.float32)
+    return np.clip(image.astype(np.float32) * gain + rng.uniform(-20, 20), 0, 255).astype(np.uint8)
+
+
+def to_targets(scene: Scene) -> Targets:
+    """Scene labels -> x1y1x2y2 boxes and flattened corners (NaN where a real box has none)."""
+    boxes = torch.tensor([[x, y, x + w, y + h] for x, y, w, h in (p.box for p in scene.plates)], dtype=torch.float32)
+    corners = torch.tensor(
+        np.array([p.corners.reshape(8) if p.corners is not None else np.full(8, np.nan) for p in scene.plates], np.float32)
+    )
+    return Targets(boxes.reshape(-1, 4), corners.reshape(-1, 8))
+
+
+def sample(rng: np.random.Generator, assets: Assets, size: int, frames: list[Frame]) -> Scene:
+    """One augmented training crop."""
+    scene = mosaic(rng, assets, size, frames) if rng.random() < 0.25 else render_scene(rng, assets, size, size, frames)
+    if rng.random() < 0.5:
+        scene = flip(scene)
+    return Scene(colour_jitter(rng, scene.image), scene.plates)
+
+
+def to_tensor(images: list[np.ndarray]) -> torch.Tensor:
+    """BGR uint8 -> RGB float NCHW in [0,1], the manifest's normalisation."""
+    batch = np.stack(images)[..., ::-1].astype(np.float32) / 255.0
+    return torch.from_numpy(np.ascontiguousarray(batch.transpose(0, 3, 1, 2)))
+
+
+@torch.no_grad()
+def detect(model: ExportedDetector, image: np.ndarray) -> np.ndarray:
+    """Full pipeline on one image as the runtime runs it -> boxes [K,4] x, y, w, h."""
+    blob, box = letterbox(image, INPUT_WIDTH, INPUT_HEIGHT, PAD_VALUE, NORMALIZATION)
+    raw = model(torch.from_numpy(blob))[0].numpy()
+    found = postprocess(raw, box.ratio, image.shape[1], image.shape[0], CONFIDENCE, IOU)
+    return np.array([[d.box[0], d.box[1], d.box[2] - d.box[0], d.box[3] - d.box[1]] for d in found]).reshape(-1, 4)
+
+
+def validation_sets(assets: Assets, frames: list[Frame], synthetic: int) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
+    """Real validation frames with their boxes, and fixed synthetic 1280x720 scenes (>= 40 px plates)."""
+    real = [(cv2.imread(str(f.path), cv2.IMREAD_COLOR), f.boxes) for f in frames]
+    rng = np.random.default_rng(777)
+    scenes = [render_scene(rng, assets, 1280, 720) for _ in range(synthetic)]
+    synth = [(s.image, np.array([p.box for p in s.plates if p.box[2] >= MIN_SYNTHETIC_WIDTH]).reshape(-1, 4)) for s in scenes]
+    return {"real_val": real, "synthetic_val": synth}
+
+
+def evaluate(detector: Detector, sets: dict[str, list[tuple[np.ndarray, np.ndarray]]], device: torch.device) -> dict:
+    """Recall and precision at IoU 0.5 per set (synthetic precision is not meaningful: small unlabelled plates)."""
+    model = ExportedDetector(detector.cpu().eval())
+    scores = {}
+    for name, items in sets.items():
+        tp = predicted = labelled = 0
+        for image, truth in items:
+            t, p, l = detection_counts(detect(model, image), truth)
+            tp, predicted, labelled = tp + t, predicted + p, labelled + l
+        scores[name] = {"recall": tp / max(labelled, 1), "precision": tp / max(predicted, 1), "plates": labelled}
+    detector.to(device).train()
+    return scores
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, required=True, help="the shared data folder")
+    parser.add_argument("--fonts", type=Path, required=True, help="folder with GL-Nummernschild fonts")
+    parser.add_argument("--out", type=Path, default=Path("runs/detector"))
+    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--batch", type=int, default=24)
+    parser.add_argument("--size", type=int, default=320, help="square training crop side")
+    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--synthetic-val", type=int, default=150)
+    parser.add_argument("--every", type=int, default=500, help="checkpoint and validate every N steps")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+
+    device = pick_device(args.threads)
+    cv2.setNumThreads(1)
+    log = Log(args.out)
+    assets = load_assets(args.data, args.fonts)
+    train, val = split_scenes_ro(load_scenes_ro(args.data))
+    detector = Detector().to(device)
+    optimiser = torch.optim.AdamW(detector.parameters(), lr=args.lr, weight_decay=5e-4)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: cosine_lr(s, args.steps, 200))
+    step = 0
+    state = load_checkpoint(args.out / "last.pt")
+    if state:
+        detector.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        schedule.load_state_dict(state["schedule"])
+        step = state["step"]
+        log(event="resume", step=step)
+    sets = validation_sets(assets, val, args.synthetic_val)
+    log(event="start", device=str(device), train_frames=len(train), val_frames=len(val),
+        args={k: str(v) for k, v in vars(args).items()})
+    rng = np.random.default_rng(step)
+    running: dict[str, float] = {}
+    detector.train()
+    while step < args.steps:
+        scenes = [sample(rng, assets, args.size, train) for _ in range(args.batch)]
+        maps = detector(to_tensor([s.image for s in scenes]).to(device))
+        loss, parts = detection_loss(maps, [to_targets(s) for s in scenes])
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(detector.parameters(), 10.0)
+        optimiser.step()
+        schedule.step()
+        step += 1
+        running = {k: 0.95 * running.get(k, v) + 0.05 * v for k, v in parts.items()}
+        if step % 50 == 0:
+            log(step=step, lr=schedule.get_last_lr()[0], **{k: round(v, 4) for k, v in running.items()})
+        if step % args.every == 0 or step == args.steps:
+            scores = evaluate(detector, sets, device)
+            save_checkpoint(args.out / "last.pt", model=detector.state_dict(), optimiser=optimiser.state_dict(),
+                            schedule=schedule.state_dict(), step=step, scores=scores,
+                            training={"steps": step, "batch": args.batch, "size": args.size,
+                                      "train_frames": len(train), "synthetic": "export.data.scenes"})
+            log(event="validate", step=step, **scores)
+
+
+if __name__ == "__main__":
+    main()
