@@ -28,7 +28,7 @@ from export.data.real import Frame, load_scenes_ro, split_scenes_ro
 from export.data.scenes import PlateLabel, Scene, render_scene
 from export.detector import INPUT_HEIGHT, INPUT_WIDTH, Detector, ExportedDetector
 from export.detector_loss import Targets, detection_loss
-from export.training import Log, cosine_lr, load_checkpoint, pick_device, save_checkpoint
+from export.training import Log, cosine_lr, pick_device, resume, save_checkpoint
 from runtime.boxes import postprocess
 from runtime.letterbox import letterbox
 from runtime.manifest import Normalization
@@ -154,13 +154,8 @@ def main() -> None:
     detector = Detector().to(device)
     optimiser = torch.optim.AdamW(detector.parameters(), lr=args.lr, weight_decay=5e-4)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: cosine_lr(s, args.steps, 200))
-    step = 0
-    state = load_checkpoint(args.out / "last.pt")
-    if state:
-        detector.load_state_dict(state["model"])
-        optimiser.load_state_dict(state["optimiser"])
-        schedule.load_state_dict(state["schedule"])
-        step = state["step"]
+    step = resume(args.out / "last.pt", detector, optimiser, schedule)
+    if step:
         log(event="resume", step=step)
     sets = validation_sets(assets, val, args.synthetic_val)
     log(event="start", device=str(device), train_frames=len(train), val_frames=len(val),

@@ -23,7 +23,7 @@ from export.data.assets import load_assets
 from export.data.degrade import recognizer_sample
 from export.data.real import BrCrop, load_br_crops, split_br_crops
 from export.recognizer import INPUT_HEIGHT, INPUT_WIDTH, MEAN, STD, Recognizer, encode_targets
-from export.training import Log, cosine_lr, load_checkpoint, pick_device, save_checkpoint
+from export.training import Log, cosine_lr, pick_device, resume, save_checkpoint
 from runtime.metrics import text_accuracy
 
 
@@ -129,13 +129,8 @@ def main() -> None:
     model = Recognizer().to(device)
     optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: cosine_lr(s, args.steps, 300))
-    step = 0
-    state = load_checkpoint(args.out / "last.pt")
-    if state:
-        model.load_state_dict(state["model"])
-        optimiser.load_state_dict(state["optimiser"])
-        schedule.load_state_dict(state["schedule"])
-        step = state["step"]
+    step = resume(args.out / "last.pt", model, optimiser, schedule)
+    if step:
         log(event="resume", step=step)
     sets = validation_sets(args, val)
     log(event="start", device=str(device), train_crops=len(train), val_crops=len(val), args=vars(args) | {

@@ -37,6 +37,18 @@ def load_checkpoint(path: Path) -> dict | None:
     return torch.load(path, map_location="cpu", weights_only=False) if path.exists() else None
 
 
+def resume(path: Path, model: torch.nn.Module, optimiser: torch.optim.Optimizer,
+           schedule: torch.optim.lr_scheduler.LRScheduler) -> int:
+    """Restore a run from its last checkpoint; the step to continue from (0 for a new run)."""
+    state = load_checkpoint(path)
+    if not state:
+        return 0
+    model.load_state_dict(state["model"])
+    optimiser.load_state_dict(state["optimiser"])
+    schedule.load_state_dict(state["schedule"])
+    return state["step"]
+
+
 class Log:
     """Appends one JSON object per event to log.jsonl and echoes it, with elapsed time."""
 
