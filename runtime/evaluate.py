@@ -33,7 +33,7 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
-from .crops import box_crop, crop_plate
+from .crops import box_crop
 from .metrics import detection_counts, iou_xywh, match_boxes, normalise_text, text_accuracy
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -173,26 +173,12 @@ class Reader(Protocol):
 
 
 def predict(reader: Reader, image: object) -> list[Predicted]:
-    """Detections and readings for one image (bytes, path or BGR array).
+    """Every plate read() reports for one image (bytes, path or BGR array), as the API reports it.
 
-    With a real PlateReader the pipeline is composed from its parts so that detections whose
-    reading is empty (which read() drops, as the API does) still count for detection recall;
-    any other object's read() results are used as they are.
+    Plates found but not read come back with empty text: they count for detection, not for reading.
     """
-    detector, recognizer = getattr(reader, "detector", None), getattr(reader, "recognizer", None)
-    if detector is None or recognizer is None or not hasattr(reader, "load"):
-        return [Predicted(tuple(float(v) for v in p.box), float(p.confidence), normalise_text(p.text))
-                for p in reader.read(image)]
-    bgr = reader.load(image)
-    detections = detector(bgr, reader.confidence, reader.iou)
-    spec = recognizer.spec
-    crops = [crop_plate(bgr, d.box, d.corners, spec.width, spec.height)[0] for d in detections]
-    readings = recognizer(crops)
-    return [
-        Predicted((float(d.box[0]), float(d.box[1]), float(d.box[2] - d.box[0]), float(d.box[3] - d.box[1])),
-                  float(d.score), normalise_text(r.text))
-        for d, r in zip(detections, readings)
-    ]
+    return [Predicted(tuple(float(v) for v in p.box), float(p.confidence), normalise_text(p.text))
+            for p in reader.read(image)]
 
 
 def read_crop(reader: Any, crop: np.ndarray) -> str:

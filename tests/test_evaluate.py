@@ -197,14 +197,18 @@ def test_latency_summary() -> None:
 
 # ---------------------------------------------------------------- the real reader and the real splits
 
-def test_predict_matches_reader_analyze(tiny_reader, scene_jpeg: bytes) -> None:
-    """The evaluator's composed pipeline reports what PlateReader.analyze reports (plus empty reads)."""
-    ours = [p for p in ev.predict(tiny_reader, scene_jpeg) if p.text]
-    theirs = tiny_reader.read(scene_jpeg)
-    assert len(ours) == len(theirs) > 0
-    for p, r in zip(ours, theirs):
-        assert p.text == r.text and p.score == pytest.approx(r.confidence)
-        assert np.allclose(p.box, r.box, atol=1.0)
+def test_run_with_the_real_reader_on_tiny_models(tiny_reader, scene_jpeg: bytes, tmp_path: Path) -> None:
+    """PlateReader end to end: the tiny detector finds (100,100,200,100) and (667,333,200,100), both read ABC1D23."""
+    (tmp_path / "scene.jpg").write_bytes(scene_jpeg)
+    (tmp_path / "scene.txt").write_text("scene.jpg 102 98 200 100 abc-1d23\nscene.jpg 667 333 200 100 ZZZ9Z99\n"
+                                        "scene.jpg 900 600 100 40\n")
+    report = ev.run(tiny_reader, "folder", ev.load_folder(tmp_path), tmp_path / "out", "all")
+    assert report["detection"] == {"iou": 0.5, "true_positives": 2, "predicted": 2, "labelled": 3,
+                                   "recall": 0.6667, "precision": 1.0}
+    assert report["end_to_end"] == {"labelled_with_text": 2, "read": 1, "exact": 0.5}
+    assert sorted((m["kind"], m["expected"], m["read"]) for m in report["misses"]) == [
+        ("not_detected", None, None), ("wrong_text", "ZZZ9Z99", "ABC1D23")]
+    assert len(list((tmp_path / "out" / "misses").iterdir())) == 2
 
 
 @pytest.mark.skipif(not DATA.is_dir(), reason="shared data absent")
@@ -221,3 +225,15 @@ def test_splits_match_export_data_real() -> None:
     assert sum(len(s.labels) for s in ours) == 83
     assert np.allclose(np.array([lab.box for s in ours for lab in s.labels]), np.concatenate([f.boxes for f in frames_val]))
     assert len(ev.load_scenes_ro(DATA, "train")) == len(frames_train)
+
+
+def test_evaluator_and_bench_never_import_torch_or_export() -> None:
+    """runtime.evaluate ships with the runtime; bench_runtime runs in the runtime's environment."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    code = ("import sys; sys.path.insert(0, 'bench'); import runtime.evaluate, bench_runtime; "
+            "bad = [m for m in sys.modules if m == 'torch' or m.startswith(('torch.', 'export'))]; "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], cwd=root, check=True)
