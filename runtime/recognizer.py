@@ -1,6 +1,6 @@
 """Plate text: encoder once per batch of crops, then the greedy attention decoder loop.
 
-The loop is the contract's (docs/CONTRACT.md) and must agree exactly with the reference
+The loop is the one docs/models.md describes and must agree exactly with the reference
 greedy decode in export/recognizer.py: start token for every crop; each step takes the
 argmax; a crop is finished at the end token or once it holds max_length characters; the
 loop stops as soon as every crop is finished. All plates of an image share one batch.

@@ -1,6 +1,6 @@
 """Tiny handcrafted ONNX graphs (onnx.helper) whose outputs are known exactly.
 
-They follow docs/CONTRACT.md's input/output names and shapes, so the real runtime code runs
+They follow docs/models.md's input/output names and shapes, so the real runtime code runs
 on them end to end: a detector that always returns given rows, an encoder of zeros, and
 decoders whose greedy output is fixed by a logits table.
 """
