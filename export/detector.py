@@ -101,7 +101,12 @@ def decode_corners(preds: torch.Tensor, centres: torch.Tensor, strides: torch.Te
 
 
 class ExportedDetector(nn.Module):
-    """What ships: images -> detections [N, A, 13] (x1 y1 x2 y2 score, 4 corners) in input pixels."""
+    """What ships: images -> detections [N, A, 13] (x1 y1 x2 y2 score, 4 corners).
+
+    Coordinates leave the graph as fractions of the input width (x) and height (y): values
+    of order 1 keep float32 round-off far below the export's 1e-4 parity bound, where
+    pixel values in the thousands would not.
+    """
 
     def __init__(self, detector: Detector) -> None:
         super().__init__()
@@ -109,5 +114,7 @@ class ExportedDetector(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         preds, centres, strides = flatten_maps(self.detector(images))
-        score = torch.sigmoid(preds[..., :1])
-        return torch.cat([decode_boxes(preds, centres, strides), score, decode_corners(preds, centres, strides)], -1)
+        size = torch.tensor([images.shape[3], images.shape[2]], dtype=preds.dtype)  # x, y
+        boxes = (decode_boxes(preds, centres, strides).reshape(*preds.shape[:2], 2, 2) / size).flatten(2)
+        corners = (decode_corners(preds, centres, strides).reshape(*preds.shape[:2], 4, 2) / size).flatten(2)
+        return torch.cat([boxes, torch.sigmoid(preds[..., :1]), corners], -1)

@@ -86,7 +86,7 @@ def export_detector(checkpoint: Path, out: Path, data: Path | None) -> dict:
                   "pad_value": PAD_VALUE},
         "output": {"name": "detections",
                    "layout": ["x1", "y1", "x2", "y2", "score", "tlx", "tly", "trx", "try", "brx", "bry", "blx", "bly"],
-                   "coordinates": "letterboxed input pixels"},
+                   "coordinates": "fractions of the letterboxed input: x / width, y / height"},
         "strides": list(det.STRIDES),
         "thresholds": {"confidence": CONFIDENCE, "iou": IOU},
         "parity_max_abs_diff": worst,

@@ -29,7 +29,7 @@ from export.data.scenes import PlateLabel, Scene, render_scene
 from export.detector import INPUT_HEIGHT, INPUT_WIDTH, Detector, ExportedDetector
 from export.detector_loss import Targets, detection_loss
 from export.training import Log, cosine_lr, pick_device, resume, save_checkpoint
-from runtime.boxes import postprocess
+from runtime.boxes import postprocess, to_input_pixels
 from runtime.letterbox import letterbox
 from runtime.manifest import Normalization
 from runtime.metrics import detection_counts
@@ -104,7 +104,7 @@ def to_tensor(images: list[np.ndarray]) -> torch.Tensor:
 def detect(model: ExportedDetector, image: np.ndarray) -> np.ndarray:
     """Full pipeline on one image as the runtime runs it -> boxes [K,4] x, y, w, h."""
     blob, box = letterbox(image, INPUT_WIDTH, INPUT_HEIGHT, PAD_VALUE, NORMALIZATION)
-    raw = model(torch.from_numpy(blob))[0].numpy()
+    raw = to_input_pixels(model(torch.from_numpy(blob))[0].numpy(), INPUT_WIDTH, INPUT_HEIGHT)
     found = postprocess(raw, box.ratio, image.shape[1], image.shape[0], CONFIDENCE, IOU)
     return np.array([[d.box[0], d.box[1], d.box[2] - d.box[0], d.box[3] - d.box[1]] for d in found]).reshape(-1, 4)
 

@@ -24,6 +24,12 @@ class Detection:
     corners: np.ndarray  # (4, 2) float32
 
 
+def to_input_pixels(raw: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Graph rows (coordinates as fractions of the input width/height) -> letterboxed input pixels."""
+    scale = np.array([width, height, width, height, 1.0] + [width, height] * 4, np.float32)
+    return raw * scale
+
+
 def threshold(raw: np.ndarray, confidence: float) -> np.ndarray:
     """Rows of [A,13] with score >= confidence, best first, at most MAX_CANDIDATES."""
     keep = raw[raw[:, 4] >= confidence]

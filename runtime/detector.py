@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import onnxruntime as ort
 
-from .boxes import Detection, postprocess
+from .boxes import Detection, postprocess, to_input_pixels
 from .letterbox import letterbox
 from .manifest import DetectorSpec
 
@@ -17,11 +17,11 @@ class Detector:
         self.session = session
 
     def raw(self, image: np.ndarray) -> tuple[np.ndarray, float]:
-        """BGR image -> ([A,13] detections in letterboxed pixels, letterbox ratio)."""
+        """BGR image -> ([A,13] detections in letterboxed input pixels, letterbox ratio)."""
         s = self.spec
         blob, box = letterbox(image, s.width, s.height, s.pad_value, s.norm)
         (out,) = self.session.run([s.output_name], {s.input_name: blob})
-        return out[0], box.ratio
+        return to_input_pixels(out[0], s.width, s.height), box.ratio
 
     def __call__(self, image: np.ndarray, confidence: float | None = None, iou: float | None = None) -> list[Detection]:
         """BGR image -> plates in original pixels, best first."""
