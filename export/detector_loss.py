@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from export.detector import STRIDES, decode_boxes, flatten_maps
+from export.detector import decode_boxes, flatten_maps
 
 # Plate widths (input pixels) each level is responsible for; neighbours overlap.
 LEVEL_WIDTHS = {8: (0.0, 96.0), 16: (48.0, 192.0), 32: (128.0, 1e9)}

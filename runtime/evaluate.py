@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import json
 import logging
 import re
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -35,24 +34,16 @@ import numpy as np
 
 from .crops import box_crop
 from .metrics import detection_counts, iou_xywh, match_boxes, normalise_text, text_accuracy
+from .splits import VAL_VIDEOS, text_in_val
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
-# Must match export/data/real.py (VAL_VIDEOS, VAL_TEXT_FRACTION, _text_in_val): train/val leak otherwise.
-VAL_VIDEOS = frozenset({"dayride_type1_002.mp4", "dayride_type1_003.mp4"})
-VAL_TEXT_FRACTION = 0.2
 IOU_THRESHOLD = 0.5
 CANVAS = (1280, 720)  # end-to-end check on a crop: pasted into a frame the size of the dash-cam data
 CANVAS_FILL = 114
 PRECISION_NOTE = ("scenes-ro leaves small distant plates unannotated, so a correct detection of one counts "
                   "as a false positive: precision is a lower bound")
-
-
-def text_in_val(text: str) -> bool:
-    """br-plate-crops split by plate text; MUST match export/data/real.py::_text_in_val."""
-    h = int.from_bytes(hashlib.sha1(text.encode("utf-8")).digest()[:8], "big")
-    return (h % 1000) < int(VAL_TEXT_FRACTION * 1000)
 
 
 # ---------------------------------------------------------------- labelled data

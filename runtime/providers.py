@@ -30,14 +30,14 @@ class ProviderError(RuntimeError):
     """A forced execution provider cannot run on this machine."""
 
 
-def session_options(threads: int, spinning: bool = False) -> ort.SessionOptions:
+def session_options(threads: int) -> ort.SessionOptions:
     """Fixed thread count per session; no spin-waiting so concurrent requests share cores."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = max(1, int(threads))
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return options
 
 
@@ -85,14 +85,14 @@ def _preload_cuda() -> None:
         preload()
 
 
-def _try_gpu(model: str | bytes, name: str, threads: int, spinning: bool) -> tuple[ort.InferenceSession | None, str]:
+def _try_gpu(model: str | bytes, name: str, threads: int) -> tuple[ort.InferenceSession | None, str]:
     """Session on a GPU provider if it really runs there, else (None, why not)."""
     wanted = PROVIDERS[name]
     available = ort.get_available_providers()
     if wanted not in available:
         return None, f"onnxruntime {ort.__version__} ({ort.get_device()} build) offers only {available}"
     _preload_cuda()
-    options = session_options(threads, spinning)
+    options = session_options(threads)
     options.log_severity_level = 4
     try:
         # enable_fallback=0: fail instead of ORT's printed "EP Error ... Falling back" banner
@@ -106,17 +106,17 @@ def _try_gpu(model: str | bytes, name: str, threads: int, spinning: bool) -> tup
 
 
 def create_session(
-    model: str | os.PathLike[str] | bytes, providers: str = "auto", threads: int = 2, spinning: bool = False
+    model: str | os.PathLike[str] | bytes, providers: str = "auto", threads: int = 2
 ) -> ort.InferenceSession:
     """InferenceSession on the chosen provider; raises ProviderError if a forced one can't run."""
     name = normalize_choice(providers)
     source: str | bytes = model if isinstance(model, bytes) else str(Path(model))
     if name != "cpu":
-        session, why = _try_gpu(source, "cuda" if name == "auto" else name, threads, spinning)
+        session, why = _try_gpu(source, "cuda" if name == "auto" else name, threads)
         if session is not None:
             return session
         if name != "auto":
             raise ProviderError(f"execution provider '{name}' was requested but cannot run here: {why}. "
                                 "Use --providers auto or cpu.")
         log.info("providers auto: using CPU (%s)", why)
-    return ort.InferenceSession(source, session_options(threads, spinning), providers=_chain("cpu"))
+    return ort.InferenceSession(source, session_options(threads), providers=_chain("cpu"))

@@ -17,15 +17,14 @@ Split sizes (counted on the shared data, see tests/test_data_real.py):
 from __future__ import annotations
 
 import csv
-import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-VAL_VIDEOS: frozenset[str] = frozenset({"dayride_type1_002.mp4", "dayride_type1_003.mp4"})
-VAL_TEXT_FRACTION = 0.2
+from runtime.splits import VAL_VIDEOS, text_in_val
+
 
 
 @dataclass(frozen=True)
@@ -67,16 +66,10 @@ def load_br_crops(root: Path) -> list[BrCrop]:
     return [BrCrop(folder / "images" / r["file"], r["text"], r["kind"]) for r in rows]
 
 
-def _text_in_val(text: str) -> bool:
-    """Hash-based assignment: stable across runs, machines and dataset order."""
-    h = int.from_bytes(hashlib.sha1(text.encode("utf-8")).digest()[:8], "big")
-    return (h % 1000) < int(VAL_TEXT_FRACTION * 1000)
-
-
 def split_br_crops(items: list[BrCrop]) -> tuple[list[BrCrop], list[BrCrop]]:
     """Split by plate text so the same vehicle never appears in both train and val."""
-    train = [c for c in items if not _text_in_val(c.text)]
-    val = [c for c in items if _text_in_val(c.text)]
+    train = [c for c in items if not text_in_val(c.text)]
+    val = [c for c in items if text_in_val(c.text)]
     return train, val
 
 
