@@ -484,6 +484,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--providers", default="auto", choices=CHOICES)
     p.add_argument("--limit", type=int, default=0, help="first N images only (quick checks)")
     p.add_argument("--no-e2e", action="store_true", help="br-crops: skip the detector-on-canvas figure")
+    p.add_argument("--confidence", type=float, default=None,
+                   help="detector score threshold (default: the manifest's), for precision/recall trade-offs")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
 
@@ -492,7 +494,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.limit > 0:
         samples = samples[:args.limit]
     out = args.out or ROOT / "runs" / "eval" / f"{args.set_name}-{split}"
-    reader = PlateReader(args.models, providers=args.providers, threads=args.threads)
+    reader = PlateReader(args.models, providers=args.providers, threads=args.threads, confidence=args.confidence)
     info = {**reader.info(), "models_dir": str(reader.manifest.root), "load_seconds": round(reader.load_seconds, 3)}
     report = run(reader, args.set_name, samples, out, split, e2e=not args.no_e2e, reader_info=info)
     print(markdown_report(report), end="")
