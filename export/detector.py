@@ -13,17 +13,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from export.layers import conv_bn
+
 STRIDES = (8, 16, 32)
 INPUT_HEIGHT, INPUT_WIDTH = 448, 768  # 1280x720 letterboxes at exactly 0.6
 OUTPUTS = 1 + 4 + 8  # objectness, l t r b, four corners (x, y)
-
-
-def conv_bn(cin: int, cout: int, k: int = 1, stride: int = 1, groups: int = 1, act: bool = True) -> nn.Sequential:
-    """Convolution + batch norm (+ ReLU): one fused Conv node after export."""
-    layers = [nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups, bias=False), nn.BatchNorm2d(cout)]
-    if act:
-        layers.append(nn.ReLU(inplace=True))
-    return nn.Sequential(*layers)
 
 
 class Separable(nn.Module):

@@ -12,6 +12,8 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from export.layers import conv_bn
+
 CHARSET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 END = len(CHARSET)  # 36: the decoder's last output class
 START = END + 1  # 37: only ever an input token
@@ -20,21 +22,16 @@ INPUT_HEIGHT, INPUT_WIDTH = 48, 144
 MEAN, STD = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
 
 
-def conv_bn(cin: int, cout: int) -> nn.Sequential:
-    """3x3 convolution, batch norm, ReLU: folds into one Conv+Relu node at export."""
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
-
-
 class Encoder(nn.Module):
     """Crop [N,3,48,144] -> features [N,L,C], attention keys [N,L,A], initial hidden [N,H]."""
 
     def __init__(self, channels: int = 128, attention: int = 128, hidden: int = 128) -> None:
         super().__init__()
         self.cnn = nn.Sequential(
-            conv_bn(3, 16), nn.MaxPool2d(2),  # 24x72
-            conv_bn(16, 32), nn.MaxPool2d(2),  # 12x36
-            conv_bn(32, 64), conv_bn(64, 64), nn.MaxPool2d(2),  # 6x18
-            conv_bn(64, channels), conv_bn(channels, channels),
+            conv_bn(3, 16, 3), nn.MaxPool2d(2),  # 24x72
+            conv_bn(16, 32, 3), nn.MaxPool2d(2),  # 12x36
+            conv_bn(32, 64, 3), conv_bn(64, 64, 3), nn.MaxPool2d(2),  # 6x18
+            conv_bn(64, channels, 3), conv_bn(channels, channels, 3),
         )
         grid = (INPUT_HEIGHT // 8, INPUT_WIDTH // 8)
         self.position = nn.Parameter(torch.zeros(1, channels, *grid))

@@ -29,7 +29,7 @@ from export.data.assets import load_assets
 from export.data.degrade import recognizer_sample
 from export.data.real import load_br_crops, load_scenes_ro, split_br_crops, split_scenes_ro
 from export.train_detector import CONFIDENCE, IOU, NORMALIZATION, PAD_VALUE
-from export.train_recognizer import to_tensor as crops_to_tensor
+from export.train_recognizer import crops_to_tensor
 from runtime.letterbox import letterbox
 
 TOLERANCE = 1e-4

@@ -28,7 +28,7 @@ from export.data.real import Frame, load_scenes_ro, split_scenes_ro
 from export.data.scenes import PlateLabel, Scene, render_scene
 from export.detector import INPUT_HEIGHT, INPUT_WIDTH, Detector, ExportedDetector
 from export.detector_loss import Targets, detection_loss
-from export.training import Log, cosine_lr, pick_device, resume, save_checkpoint
+from export.training import Log, cosine_lr, pick_device, resume, save_checkpoint, to_tensor
 from runtime.boxes import postprocess, to_input_pixels
 from runtime.letterbox import letterbox
 from runtime.manifest import Normalization
@@ -92,12 +92,6 @@ def sample(rng: np.random.Generator, assets: Assets, size: int, frames: list[Fra
     if rng.random() < 0.5:
         scene = flip(scene)
     return Scene(colour_jitter(rng, scene.image), scene.plates)
-
-
-def to_tensor(images: list[np.ndarray]) -> torch.Tensor:
-    """BGR uint8 -> RGB float NCHW in [0,1], the manifest's normalisation."""
-    batch = np.stack(images)[..., ::-1].astype(np.float32) / 255.0
-    return torch.from_numpy(np.ascontiguousarray(batch.transpose(0, 3, 1, 2)))
 
 
 @torch.no_grad()
@@ -165,7 +159,7 @@ def main() -> None:
     detector.train()
     while step < args.steps:
         scenes = [sample(rng, assets, args.size, train) for _ in range(args.batch)]
-        maps = detector(to_tensor([s.image for s in scenes]).to(device))
+        maps = detector(to_tensor([s.image for s in scenes], NORMALIZATION.mean, NORMALIZATION.std).to(device))
         loss, parts = detection_loss(maps, [to_targets(s) for s in scenes])
         optimiser.zero_grad(set_to_none=True)
         loss.backward()

@@ -23,15 +23,13 @@ from export.data.assets import load_assets
 from export.data.degrade import recognizer_sample
 from export.data.real import BrCrop, load_br_crops, split_br_crops
 from export.recognizer import INPUT_HEIGHT, INPUT_WIDTH, MEAN, STD, Recognizer, encode_targets
-from export.training import Log, cosine_lr, pick_device, resume, save_checkpoint
+from export.training import Log, cosine_lr, pick_device, resume, save_checkpoint, to_tensor
 from runtime.metrics import text_accuracy
 
 
-def to_tensor(crops: list[np.ndarray]) -> torch.Tensor:
-    """BGR uint8 crops at the input size -> normalised RGB NCHW, as the runtime does it."""
-    batch = np.stack(crops)[..., ::-1].astype(np.float32) / 255.0
-    batch = (batch - np.array(MEAN, np.float32)) / np.array(STD, np.float32)
-    return torch.from_numpy(np.ascontiguousarray(batch.transpose(0, 3, 1, 2)))
+def crops_to_tensor(crops: list[np.ndarray]) -> torch.Tensor:
+    """Recognizer-sized BGR crops -> the encoder's input."""
+    return to_tensor(crops, MEAN, STD)
 
 
 def jitter_real(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
@@ -79,7 +77,7 @@ class Batches(IterableDataset):
                     crop, text = recognizer_sample(rng, assets, INPUT_WIDTH, INPUT_HEIGHT)
                     crops.append(crop)
                     texts.append(text)
-            yield to_tensor(crops), texts
+            yield crops_to_tensor(crops), texts
 
 
 def validation_sets(args: argparse.Namespace, val: list[BrCrop]) -> dict[str, tuple[torch.Tensor, list[str]]]:
@@ -89,8 +87,8 @@ def validation_sets(args: argparse.Namespace, val: list[BrCrop]) -> dict[str, tu
     assets = load_assets(args.data, args.fonts)
     synthetic = [recognizer_sample(rng, assets, INPUT_WIDTH, INPUT_HEIGHT) for _ in range(args.synthetic_val)]
     return {
-        "real_val": (to_tensor(real), [v.text for v in val]),
-        "synthetic_val": (to_tensor([c for c, _ in synthetic]), [t for _, t in synthetic]),
+        "real_val": (crops_to_tensor(real), [v.text for v in val]),
+        "synthetic_val": (crops_to_tensor([c for c, _ in synthetic]), [t for _, t in synthetic]),
     }
 
 

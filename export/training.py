@@ -7,6 +7,7 @@ import os
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 
@@ -14,6 +15,13 @@ def pick_device(threads: int) -> torch.device:
     """CUDA when present; else the CPU with a bounded thread count (2 cores are shared)."""
     torch.set_num_threads(threads)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def to_tensor(images: list[np.ndarray], mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
+    """BGR uint8 images -> RGB NCHW float32, x/255 then (x - mean) / std, as the runtime feeds the models."""
+    batch = np.stack(images)[..., ::-1].astype(np.float32) / 255.0
+    batch = (batch - np.array(mean, np.float32)) / np.array(std, np.float32)
+    return torch.from_numpy(np.ascontiguousarray(batch.transpose(0, 3, 1, 2)))
 
 
 def cosine_lr(step: int, total: int, warmup: int) -> float:
