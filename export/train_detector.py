@@ -25,7 +25,7 @@ import torch
 
 from export.data.assets import Assets, load_assets
 from export.data.real import Frame, load_scenes_ro, split_scenes_ro
-from export.data.scenes import PlateLabel, Scene, render_scene
+from export.data.scenes import MAX_PLATE_W_FRAC, PlateLabel, Scene, render_scene
 from export.detector import INPUT_HEIGHT, INPUT_WIDTH, Detector, ExportedDetector
 from export.detector_loss import Targets, detection_loss
 from export.training import Log, cosine_lr, pick_device, resume, save_checkpoint, to_tensor
@@ -39,6 +39,7 @@ PAD_VALUE = 114
 CONFIDENCE, IOU = 0.4, 0.45
 MIN_SYNTHETIC_WIDTH = 40  # the spec's smallest plate in a 1280x720 frame
 CORNER_FLIP = [1, 0, 3, 2]  # TL,TR,BR,BL -> after a horizontal flip
+CROP_FILL = 0.95  # a close-up plate may fill the training crop nearly edge to edge
 
 
 def mosaic(rng: np.random.Generator, assets: Assets, size: int, frames: list[Frame]) -> Scene:
@@ -87,8 +88,12 @@ def to_targets(scene: Scene) -> Targets:
 
 
 def sample(rng: np.random.Generator, assets: Assets, size: int, frames: list[Frame]) -> Scene:
-    """One augmented training crop."""
-    scene = mosaic(rng, assets, size, frames) if rng.random() < 0.25 else render_scene(rng, assets, size, size, frames)
+    """One augmented training crop, its plates as wide as they come on the full input (up to the crop)."""
+    if rng.random() < 0.25:
+        scene = mosaic(rng, assets, size, frames)
+    else:
+        largest = min(CROP_FILL * size, MAX_PLATE_W_FRAC * INPUT_WIDTH)
+        scene = render_scene(rng, assets, size, size, frames, largest_plate=largest)
     if rng.random() < 0.5:
         scene = flip(scene)
     return Scene(colour_jitter(rng, scene.image), scene.plates)

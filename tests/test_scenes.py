@@ -95,9 +95,16 @@ def test_negatives_and_sizes(rendered: list[Scene]) -> None:
     widths = [p.box[2] for sc in rendered for p in sc.plates if p.corners is not None]
     assert min(widths) < 40 and max(widths) > 120
     rng = np.random.default_rng(0)
-    draws = np.array([scenes._plate_width(rng, W) for _ in range(4000)])
+    draws = np.array([scenes._plate_width(rng, 0.45 * W) for _ in range(4000)])
     assert draws.min() >= 20 and draws.max() <= 0.45 * W + 1e-6
     assert abs(np.median(draws) - np.sqrt(20 * 0.45 * W)) < 10  # log-uniform: median = geometric mean
+
+
+def test_largest_plate_widens_the_range(assets) -> None:
+    """A crop smaller than the detector input must still show plates as wide as the input has."""
+    rng = np.random.default_rng(5)
+    widths = [p.box[2] for _ in range(40) for p in render_scene(rng, assets, 320, 320, largest_plate=300.0).plates]
+    assert max(widths) > 0.45 * 320 * 1.3 and max(widths) <= 320
 
 
 def test_deterministic(assets, frames) -> None:
@@ -119,7 +126,7 @@ def test_paste_changes_only_the_plate(assets, monkeypatch) -> None:
         rng = np.random.default_rng(seed)
         bg = np.full((H, W, 3), 90, np.uint8)
         img = bg.copy()
-        lb = scenes._paste_plate(rng, img, render_plate(rng, assets), [], (0, 0, W, H), 0.0, p_car=0.0)
+        lb = scenes._paste_plate(rng, img, render_plate(rng, assets), [], (0, 0, W, H), 0.0, 0.45 * W, p_car=0.0)
         if lb is None:
             continue
         inside = np.zeros((H, W), np.uint8)

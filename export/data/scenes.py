@@ -84,9 +84,9 @@ def _corners_box(corners: np.ndarray, width: int, height: int) -> tuple[float, f
     return float(x0), float(y0), float(x1 - x0), float(y1 - y0)
 
 
-def _plate_width(rng: np.random.Generator, width: int) -> float:
+def _plate_width(rng: np.random.Generator, largest: float) -> float:
     """Log-uniform plate width so small (hard, common in practice) plates dominate."""
-    hi = max(MIN_PLATE_W * 1.5, MAX_PLATE_W_FRAC * width)
+    hi = max(MIN_PLATE_W * 1.5, largest)
     return float(math.exp(rng.uniform(math.log(MIN_PLATE_W), math.log(hi))))
 
 
@@ -310,14 +310,14 @@ def _place(rng: np.random.Generator, pw: int, ph: int, labels: list[PlateLabel],
 
 
 def _paste_plate(rng: np.random.Generator, img: np.ndarray, plate: Plate, labels: list[PlateLabel],
-                 rect: tuple[int, int, int, int], soft: float, p_car: float = P_CAR) -> PlateLabel | None:
+                 rect: tuple[int, int, int, int], soft: float, largest: float, p_car: float = P_CAR) -> PlateLabel | None:
     """Warp (degrade.warp_plate), place, light-match and alpha-blend one plate; None if no room."""
     ih, iw = img.shape[:2]
     h, w = plate.image.shape[:2]
     if rng.random() < 0.15:
         plate = Plate(plate.image.copy(), plate.text, plate.fmt, plate.two_line, plate.scheme)
         _degrade.dirt(rng, plate.image)
-    bgra, corners = _degrade.warp_plate(rng, plate, target_h=_plate_width(rng, iw) * h / w, max_yaw=40.0)
+    bgra, corners = _degrade.warp_plate(rng, plate, target_h=_plate_width(rng, largest) * h / w, max_yaw=40.0)
     ph, pw = bgra.shape[:2]
     pos = _place(rng, pw, ph, labels, corners, rect)
     if pos is None:
@@ -377,8 +377,14 @@ def _add_noise(rng: np.random.Generator, img: np.ndarray, sigma: float) -> np.nd
 # ----------------------------------------------------------------------------- entry point
 
 def render_scene(rng: np.random.Generator, assets: Assets, width: int = 640, height: int = 640,
-                 frames: list[Frame] | None = None) -> Scene:
-    """One detector training scene; deterministic given the rng state."""
+                 frames: list[Frame] | None = None, largest_plate: float | None = None) -> Scene:
+    """One detector training scene; deterministic given the rng state.
+
+    largest_plate: widest plate in pixels, default MAX_PLATE_W_FRAC * width. A training crop
+    smaller than the detector's input passes the widest plate of the full input (capped by the
+    crop), or close-up plates would never be seen at the scale the detector meets them.
+    """
+    largest = MAX_PLATE_W_FRAC * width if largest_plate is None else largest_plate
     if rng.random() < P_NEGATIVE:
         img, _ = _grey_background(rng, assets, width, height)
         return Scene(_degrade_scene(rng, img), [])
@@ -391,7 +397,7 @@ def render_scene(rng: np.random.Generator, assets: Assets, width: int = 640, hei
         labels, rect, soft = [], (0, 0, width, height), 0.4 * (up - 1.0)
         n, p_car = int(rng.choice([1, 2, 3, 4], p=[0.4, 0.3, 0.2, 0.1])), P_CAR
     for _ in range(n):
-        lb = _paste_plate(rng, img, render_plate(rng, assets), labels, rect, soft, p_car)
+        lb = _paste_plate(rng, img, render_plate(rng, assets), labels, rect, soft, largest, p_car)
         if lb is not None:
             labels.append(lb)
     return Scene(_degrade_scene(rng, img), labels)
