@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from export.data.assets import load_assets
+from export.data import degrade
 from export.data.degrade import recognizer_sample
 from export.data.real import BrCrop, load_br_crops, split_br_crops
 from export.recognizer import INPUT_HEIGHT, INPUT_WIDTH, MEAN, STD, Recognizer, encode_targets
@@ -33,19 +34,28 @@ def crops_to_tensor(crops: list[np.ndarray]) -> torch.Tensor:
 
 
 def jitter_real(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
-    """A real crop as a detector would cut it: shifted, scaled, slightly rotated, re-blurred."""
+    """A real crop as another camera and a detector would give it: each corner moved (shift,
+    scale, tilt, perspective), fewer pixels, blur, another white balance, noise and JPEG.
+    The real crops are few (419 plates), so each must look different every time it is drawn."""
     h, w = image.shape[:2]
-    angle = rng.uniform(-4, 4)
-    scale = rng.uniform(0.92, 1.1)
-    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale)
-    matrix[:, 2] += rng.uniform(-0.05, 0.05, 2) * (w, h)
-    out = cv2.warpAffine(image, matrix, (w, h), borderMode=cv2.BORDER_REPLICATE)
+    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    move = rng.uniform(-0.05, 0.05, 2) * (w, h) + rng.normal(0, 0.025, (4, 2)) * (w, h)
+    matrix = cv2.getPerspectiveTransform(src, (src + move).astype(np.float32))
+    out = cv2.warpPerspective(image, matrix, (w, h), borderMode=cv2.BORDER_REPLICATE)
+    if rng.random() < 0.3:  # a smaller plate in the frame: detail lost, then stretched back
+        factor = rng.uniform(0.35, 0.8)
+        small = cv2.resize(out, (max(8, int(w * factor)), max(4, int(h * factor))), interpolation=cv2.INTER_AREA)
+        out = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
     if rng.random() < 0.3:
         out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.3, 1.2))
     gain = rng.uniform(0.6, 1.4, 3) if rng.random() < 0.5 else np.full(3, rng.uniform(0.6, 1.4))
     out = np.clip(out.astype(np.float32) * gain + rng.uniform(-25, 25), 0, 255).astype(np.uint8)
     if rng.random() < 0.2:
         out = cv2.cvtColor(cv2.cvtColor(out, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+    if rng.random() < 0.3:
+        out = degrade.noise(rng, out)
+    if rng.random() < 0.3:
+        out = degrade.jpeg(rng, out, 30, 90)
     return cv2.resize(out, (INPUT_WIDTH, INPUT_HEIGHT), interpolation=cv2.INTER_AREA)
 
 
