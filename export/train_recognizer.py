@@ -91,15 +91,16 @@ class Batches(IterableDataset):
 
 
 def validation_sets(args: argparse.Namespace, val: list[BrCrop]) -> dict[str, tuple[torch.Tensor, list[str]]]:
-    """Real validation crops (plain resize) and a fixed synthetic set of every format."""
+    """Real validation crops (plain resize), and fixed synthetic sets of every format: all of
+    the renderer's draws, and only readable ones (see degrade.recognizer_sample)."""
     real = [cv2.resize(im, (INPUT_WIDTH, INPUT_HEIGHT), interpolation=cv2.INTER_AREA) for im in read_crops(val)]
-    rng = np.random.default_rng(12345)
     assets = load_assets(args.data, args.fonts)
-    synthetic = [recognizer_sample(rng, assets, INPUT_WIDTH, INPUT_HEIGHT) for _ in range(args.synthetic_val)]
-    return {
-        "real_val": (crops_to_tensor(real), [v.text for v in val]),
-        "synthetic_val": (crops_to_tensor([c for c, _ in synthetic]), [t for _, t in synthetic]),
-    }
+    sets = {"real_val": (crops_to_tensor(real), [v.text for v in val])}
+    for name, seed, readable in (("synthetic_val", 12345, False), ("synthetic_readable_val", 54321, True)):
+        rng = np.random.default_rng(seed)
+        rendered = [recognizer_sample(rng, assets, INPUT_WIDTH, INPUT_HEIGHT, readable) for _ in range(args.synthetic_val)]
+        sets[name] = (crops_to_tensor([c for c, _ in rendered]), [t for _, t in rendered])
+    return sets
 
 
 def evaluate(model: Recognizer, sets: dict[str, tuple[torch.Tensor, list[str]]], device: torch.device) -> dict:

@@ -70,3 +70,10 @@ def test_recognizer_sample_size(assets):
     img, corners = warp_plate(rng, render_plate(rng, assets), target_h=40)
     assert img.shape[2] == 4 and corners.shape == (4, 2) and corners.dtype == np.float32
     assert (corners[:, 0] <= img.shape[1]).all() and (corners[:, 1] <= img.shape[0]).all()
+
+
+def test_readable_plates_are_never_tiny():
+    from export.data.degrade import _effective_height
+    rng = np.random.default_rng(0)
+    assert min(_effective_height(rng, False, 0.0) for _ in range(500)) >= 30
+    assert min(_effective_height(rng, False) for _ in range(500)) < 30  # the default keeps tiny plates

@@ -276,7 +276,8 @@ def occlude(rng: np.random.Generator, img: np.ndarray, corners: Corners) -> None
     cv2.fillConvexPoly(img, quad, col, cv2.LINE_AA)
 
 
-def camera(rng: np.random.Generator, img: np.ndarray, corners: Corners, plate_h: float) -> np.ndarray:
+def camera(rng: np.random.Generator, img: np.ndarray, corners: Corners, plate_h: float,
+           p_occlude: float = 0.08) -> np.ndarray:
     """The whole camera model on a context canvas holding the plate at its effective size."""
     if rng.random() < 0.3:
         img = shadow(rng, img)
@@ -289,7 +290,7 @@ def camera(rng: np.random.Generator, img: np.ndarray, corners: Corners, plate_h:
         img = bloom(rng, img, plate_h)
     if rng.random() < 0.4:
         img = gamma(rng, img)
-    if rng.random() < 0.08:
+    if rng.random() < p_occlude:
         occlude(rng, img, corners)
     img = blur(rng, img, plate_h)
     if rng.random() < 0.75:
@@ -321,21 +322,27 @@ def detector_crop(rng: np.random.Generator, img: np.ndarray, corners: Corners, w
     return cv2.resize(img[ya:yb, xa:xb], (width, height), interpolation=cv2.INTER_LINEAR)
 
 
-def _effective_height(rng: np.random.Generator, two_line: bool) -> float:
+def _effective_height(rng: np.random.Generator, two_line: bool, p_tiny: float = 0.15) -> float:
     """Plate height in camera pixels: mostly 30-80 px (like the real crops), sometimes tiny."""
-    h = rng.uniform(12, 30) if rng.random() < 0.15 else rng.uniform(30, 80)
+    h = rng.uniform(12, 30) if rng.random() < p_tiny else rng.uniform(30, 80)
     return h * (1.5 if two_line else 1.0)
 
 
-def recognizer_sample(rng: np.random.Generator, assets: Assets, width: int, height: int) -> tuple[np.ndarray, str]:
-    """One synthetic recognizer training crop (HxWx3 BGR uint8) and its text."""
+def recognizer_sample(rng: np.random.Generator, assets: Assets, width: int, height: int,
+                      readable: bool = False) -> tuple[np.ndarray, str]:
+    """One synthetic recognizer training crop (HxWx3 BGR uint8) and its text.
+
+    readable=True leaves out the two draws that can make a plate unreadable on purpose (a plate
+    under 30 px high, characters hidden by an occluder); every other degradation stays. It
+    defines the synthetic validation set that a recognizer can be asked to read almost fully.
+    """
     plate = render_plate(rng, assets)
     img = plate.image
     if rng.random() < 0.3:
         img = img.copy()
         dirt(rng, img)
-    ph = _effective_height(rng, plate.two_line)
+    ph = _effective_height(rng, plate.two_line, 0.0 if readable else 0.15)
     canvas, corners = _composite(rng, assets, img, ph)
     # Blur and noise scale with the character size; two-line plates have smaller characters.
-    canvas = camera(rng, canvas, corners, ph / 1.5 if plate.two_line else ph)
+    canvas = camera(rng, canvas, corners, ph / 1.5 if plate.two_line else ph, 0.0 if readable else 0.08)
     return detector_crop(rng, canvas, corners, width, height), plate.text
