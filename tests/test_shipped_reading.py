@@ -1,0 +1,69 @@
+"""The shipped models find and read clean rendered plates from far away to close up.
+
+A plate pasted flat into a 1280x720 frame, 60 to 480 px wide, both formats, one and two
+lines: the reader must return its box (IoU >= 0.5) and its text. Close-ups guard against a
+detector trained only on plates smaller than it meets (the first detector missed most
+plates wider than 250 px). Needs the fonts and glyphs in ../shared to render; skips otherwise.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from runtime.metrics import iou_xywh
+from runtime.reader import PlateReader
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+MODELS = Path(__file__).resolve().parents[1] / "models"
+
+pytestmark = pytest.mark.skipif(
+    not (SHARED / "data").is_dir() or not (MODELS / "manifest.json").is_file(), reason="shared data or models absent"
+)
+
+CASES = [  # (format, two lines, plate width in a 1280x720 frame)
+    ("old", False, 60), ("old", False, 160), ("old", False, 480),
+    ("mercosul", False, 80), ("mercosul", False, 300), ("mercosul", False, 480),
+    ("old", True, 200), ("mercosul", True, 260),
+]
+
+
+@pytest.fixture(scope="module")
+def assets():
+    from export.data.assets import load_assets
+
+    return load_assets(SHARED / "data", SHARED / "fonts")
+
+
+@pytest.fixture(scope="module")
+def reader() -> PlateReader:
+    return PlateReader(models_dir=MODELS, providers="cpu", threads=1)
+
+
+def street(width: int, height: int) -> np.ndarray:
+    """A plain, blurred, mid-grey frame: nothing plate-like but the plate."""
+    rng = np.random.default_rng(1)
+    return cv2.GaussianBlur(rng.integers(60, 160, (height, width, 3), dtype=np.uint8), (0, 0), 6)
+
+
+@pytest.mark.parametrize("fmt,two_line,plate_width", CASES)
+def test_reads_pasted_plate(assets, reader: PlateReader, fmt: str, two_line: bool, plate_width: int) -> None:
+    from export.data.plates import render_plate
+
+    plate = render_plate(np.random.default_rng(plate_width), assets, fmt=fmt, two_line=two_line)
+    h, w = plate.image.shape[:2]
+    size = (plate_width, round(plate_width * h / w))
+    frame = street(1280, 720)
+    x, y = 640 - size[0] // 2, 700 - size[1] - 40
+    frame[y : y + size[1], x : x + size[0]] = cv2.resize(plate.image, size, interpolation=cv2.INTER_AREA)
+    ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    assert ok
+
+    plates = reader.read(jpeg.tobytes())
+
+    truth = np.array([[x, y, size[0], size[1]]], np.float64)
+    found = [p for p in plates if iou_xywh(np.array([p.box], np.float64), truth).max() >= 0.5]
+    assert len(found) == 1, [p.box for p in plates]
+    assert found[0].text == plate.text
