@@ -108,7 +108,7 @@ class ExportedDetector(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         preds, centres, strides = flatten_maps(self.detector(images))
-        size = torch.tensor([images.shape[3], images.shape[2]], dtype=preds.dtype)  # x, y
+        size = torch._shape_as_tensor(images)[[3, 2]].to(preds.dtype)  # x, y; traced, so any input size works
         boxes = (decode_boxes(preds, centres, strides).reshape(*preds.shape[:2], 2, 2) / size).flatten(2)
         corners = (decode_corners(preds, centres, strides).reshape(*preds.shape[:2], 4, 2) / size).flatten(2)
         return torch.cat([boxes, torch.sigmoid(preds[..., :1]), corners], -1)

@@ -42,9 +42,10 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def export(module: torch.nn.Module, inputs: tuple, path: Path, input_names: list[str], output_names: list[str]) -> None:
-    """One self-contained ONNX file with a dynamic batch axis on every input and output."""
-    dynamic = {name: {0: "batch"} for name in input_names + output_names}
+def export(module: torch.nn.Module, inputs: tuple, path: Path, input_names: list[str], output_names: list[str],
+           other_axes: dict[str, dict[int, str]] | None = None) -> None:
+    """One self-contained ONNX file with a dynamic batch axis on every input and output (and other_axes)."""
+    dynamic = {name: {0: "batch"} | (other_axes or {}).get(name, {}) for name in input_names + output_names}
     torch.onnx.export(module, inputs, str(path), input_names=input_names, output_names=output_names,
                       dynamic_axes=dynamic, opset_version=OPSET, dynamo=False)
     onnx.checker.check_model(onnx.load(str(path)), full_check=True)
@@ -71,8 +72,11 @@ def export_detector(checkpoint: Path, out: Path, data: Path | None) -> dict:
     exported = det.ExportedDetector(model.eval()).eval()
     path = out / "detector.onnx"
     example = torch.rand(1, 3, det.INPUT_HEIGHT, det.INPUT_WIDTH)
-    export(exported, (example,), path, ["images"], ["detections"])
-    worst = parity(exported, path, {"images": np.random.default_rng(0).random((2, 3, det.INPUT_HEIGHT, det.INPUT_WIDTH), np.float32)})
+    export(exported, (example,), path, ["images"], ["detections"],
+           {"images": {2: "height", 3: "width"}, "detections": {1: "cells"}})
+    rng = np.random.default_rng(0)
+    worst = max(parity(exported, path, {"images": rng.random((2, 3, h, w), np.float32)})
+                for h, w in ((det.INPUT_HEIGHT, det.INPUT_WIDTH), (det.INPUT_WIDTH, det.INPUT_HEIGHT)))
     if data is not None:
         frames = split_scenes_ro(load_scenes_ro(data))[1][:4]
         blobs = [letterbox(cv2.imread(str(f.path)), det.INPUT_WIDTH, det.INPUT_HEIGHT, PAD_VALUE, NORMALIZATION)[0] for f in frames]
@@ -83,7 +87,7 @@ def export_detector(checkpoint: Path, out: Path, data: Path | None) -> dict:
         "sha256": sha256(path),
         "input": {"name": "images", "height": det.INPUT_HEIGHT, "width": det.INPUT_WIDTH, "channels": "RGB",
                   "scale": NORMALIZATION.scale, "mean": list(NORMALIZATION.mean), "std": list(NORMALIZATION.std),
-                  "pad_value": PAD_VALUE},
+                  "pad_value": PAD_VALUE, "turns_for_portrait": True},
         "output": {"name": "detections",
                    "layout": ["x1", "y1", "x2", "y2", "score", "tlx", "tly", "trx", "try", "brx", "bry", "blx", "bly"],
                    "coordinates": "fractions of the letterboxed input: x / width, y / height"},

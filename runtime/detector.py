@@ -19,9 +19,10 @@ class Detector:
     def raw(self, image: np.ndarray) -> tuple[np.ndarray, float]:
         """BGR image -> ([A,13] detections in letterboxed input pixels, letterbox ratio)."""
         s = self.spec
-        blob, box = letterbox(image, s.width, s.height, s.pad_value, s.norm)
+        width, height = s.input_size(image.shape[1], image.shape[0])
+        blob, box = letterbox(image, width, height, s.pad_value, s.norm)
         (out,) = self.session.run([s.output_name], {s.input_name: blob})
-        return to_input_pixels(out[0], s.width, s.height), box.ratio
+        return to_input_pixels(out[0], width, height), box.ratio
 
     def __call__(self, image: np.ndarray, confidence: float | None = None, iou: float | None = None) -> list[Detection]:
         """BGR image -> plates in original pixels, best first."""

@@ -49,6 +49,14 @@ class DetectorSpec:
     pad_value: int
     confidence: float
     iou: float
+    turns_for_portrait: bool  # the graph takes any input size: a portrait image gets height x width
+
+    def input_size(self, image_width: int, image_height: int) -> tuple[int, int]:
+        """(width, height) of the letterboxed input: turned for portrait images, so a phone
+        photo held upright keeps as many pixels on its plates as a landscape one."""
+        if self.turns_for_portrait and image_height > image_width:
+            return self.height, self.width
+        return self.width, self.height
 
 
 @dataclass(frozen=True)
@@ -164,6 +172,7 @@ def load_manifest(models_dir: str | os.PathLike[str] | None = None, verify: bool
         norm=_norm(_get(det, "input"), "detector.input"),
         pad_value=int(_get(det, "input.pad_value")),
         confidence=float(_get(det, "thresholds.confidence")), iou=float(_get(det, "thresholds.iou")),
+        turns_for_portrait=bool(det["input"].get("turns_for_portrait", False)),
     )
 
     rec = _get(raw, "recognizer")

@@ -17,6 +17,19 @@ def test_loads_tiny_manifest(tiny_models_dir):
     assert m.recognizer.charset[m.recognizer.end - 1] == "Z" and m.recognizer.max_length == 8
 
 
+def test_detector_input_turns_for_portrait_only_when_the_manifest_says_so(tiny_models_dir, tmp_path):
+    fixed = load_manifest(tiny_models_dir).detector  # no turns_for_portrait: a fixed-size graph
+    assert fixed.input_size(720, 1280) == (768, 448)
+    copy = tmp_path / "m"
+    shutil.copytree(tiny_models_dir, copy)
+    raw = json.loads((copy / "manifest.json").read_text())
+    raw["detector"]["input"]["turns_for_portrait"] = True
+    (copy / "manifest.json").write_text(json.dumps(raw))
+    turning = load_manifest(copy).detector
+    assert turning.input_size(720, 1280) == (448, 768)
+    assert turning.input_size(1280, 720) == (768, 448) and turning.input_size(500, 500) == (768, 448)
+
+
 def test_sha_mismatch_is_a_clear_error(tiny_models_dir, tmp_path):
     copy = tmp_path / "m"
     shutil.copytree(tiny_models_dir, copy)

@@ -3,7 +3,9 @@
 A plate pasted flat into a 1280x720 frame, 60 to 480 px wide, both formats, one and two
 lines: the reader must return its box (IoU >= 0.5) and its text. Close-ups guard against a
 detector trained only on plates smaller than it meets (the first detector missed most
-plates wider than 250 px). Needs the fonts and glyphs in ../shared to render; skips otherwise.
+plates wider than 250 px). Portrait frames (720x1280) guard the turned input: letterboxed
+into the landscape input, their small plates shrink below what the detector can find.
+Needs the fonts and glyphs in ../shared to render; skips otherwise.
 """
 from __future__ import annotations
 
@@ -23,10 +25,12 @@ pytestmark = pytest.mark.skipif(
     not (SHARED / "data").is_dir() or not (MODELS / "manifest.json").is_file(), reason="shared data or models absent"
 )
 
-CASES = [  # (format, two lines, plate width in a 1280x720 frame)
-    ("old", False, 60), ("old", False, 160), ("old", False, 480),
-    ("mercosul", False, 80), ("mercosul", False, 300), ("mercosul", False, 480),
-    ("old", True, 200), ("mercosul", True, 260),
+CASES = [  # (format, two lines, plate width, frame width, frame height)
+    ("old", False, 60, 1280, 720), ("old", False, 160, 1280, 720), ("old", False, 480, 1280, 720),
+    ("mercosul", False, 80, 1280, 720), ("mercosul", False, 300, 1280, 720), ("mercosul", False, 480, 1280, 720),
+    ("old", True, 200, 1280, 720), ("mercosul", True, 260, 1280, 720),
+    ("old", False, 40, 720, 1280), ("mercosul", False, 44, 720, 1280), ("old", False, 400, 720, 1280),
+    ("mercosul", False, 52, 1080, 1920),
 ]
 
 
@@ -48,15 +52,16 @@ def street(width: int, height: int) -> np.ndarray:
     return cv2.GaussianBlur(rng.integers(60, 160, (height, width, 3), dtype=np.uint8), (0, 0), 6)
 
 
-@pytest.mark.parametrize("fmt,two_line,plate_width", CASES)
-def test_reads_pasted_plate(assets, reader: PlateReader, fmt: str, two_line: bool, plate_width: int) -> None:
+@pytest.mark.parametrize("fmt,two_line,plate_width,frame_width,frame_height", CASES)
+def test_reads_pasted_plate(assets, reader: PlateReader, fmt: str, two_line: bool, plate_width: int,
+                            frame_width: int, frame_height: int) -> None:
     from export.data.plates import render_plate
 
     plate = render_plate(np.random.default_rng(plate_width), assets, fmt=fmt, two_line=two_line)
     h, w = plate.image.shape[:2]
     size = (plate_width, round(plate_width * h / w))
-    frame = street(1280, 720)
-    x, y = 640 - size[0] // 2, 700 - size[1] - 40
+    frame = street(frame_width, frame_height)
+    x, y = frame_width // 2 - size[0] // 2, frame_height - size[1] - 60
     frame[y : y + size[1], x : x + size[0]] = cv2.resize(plate.image, size, interpolation=cv2.INTER_AREA)
     ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 90])
     assert ok
