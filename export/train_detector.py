@@ -7,7 +7,9 @@ Each batch holds square crops (--size, default 320) of scenes: rendered Brazilia
 grey backgrounds and on real scenes-ro train frames (whose real boxes are kept, without
 corners), plus 2x2 mosaics of half-size scenes (small plates, many contexts per image),
 horizontal flips (corners swapped so TL stays top-left) and colour jitter. The network is
-fully convolutional, so crops train it for the full letterboxed input it runs on.
+fully convolutional, so crops train it for the full letterboxed input it runs on. A plate
+may fill 95% of its crop, and every 4th batch is cut at the input's height (448 px), so
+close-ups up to 425 px (more than half of the 768 px input) are trained at their own scale.
 
 Validation, logged at every checkpoint, runs the exported graph's decoding and the
 runtime's own letterbox and NMS: recall and precision at IoU 0.5 on the validation videos
@@ -25,7 +27,7 @@ import torch
 
 from export.data.assets import Assets, load_assets
 from export.data.real import Frame, load_scenes_ro, split_scenes_ro
-from export.data.scenes import MAX_PLATE_W_FRAC, PlateLabel, Scene, render_scene
+from export.data.scenes import PlateLabel, Scene, render_scene
 from export.detector import INPUT_HEIGHT, INPUT_WIDTH, Detector, ExportedDetector
 from export.detector_loss import Targets, detection_loss
 from export.training import Log, cosine_lr, pick_device, resume, save_checkpoint, to_tensor
@@ -40,6 +42,7 @@ CONFIDENCE, IOU = 0.4, 0.45
 MIN_SYNTHETIC_WIDTH = 40  # the spec's smallest plate in a 1280x720 frame
 CORNER_FLIP = [1, 0, 3, 2]  # TL,TR,BR,BL -> after a horizontal flip
 CROP_FILL = 0.95  # a close-up plate may fill the training crop nearly edge to edge
+LARGE_EVERY = 4  # every 4th batch is cut at the input's height (448): room for plates half the photo wide
 
 
 def mosaic(rng: np.random.Generator, assets: Assets, size: int, frames: list[Frame]) -> Scene:
@@ -88,12 +91,11 @@ def to_targets(scene: Scene) -> Targets:
 
 
 def sample(rng: np.random.Generator, assets: Assets, size: int, frames: list[Frame]) -> Scene:
-    """One augmented training crop, its plates as wide as they come on the full input (up to the crop)."""
+    """One augmented training crop; a plate may fill it nearly edge to edge, as close-ups fill the input."""
     if rng.random() < 0.25:
         scene = mosaic(rng, assets, size, frames)
     else:
-        largest = min(CROP_FILL * size, MAX_PLATE_W_FRAC * INPUT_WIDTH)
-        scene = render_scene(rng, assets, size, size, frames, largest_plate=largest)
+        scene = render_scene(rng, assets, size, size, frames, largest_plate=CROP_FILL * size)
     if rng.random() < 0.5:
         scene = flip(scene)
     return Scene(colour_jitter(rng, scene.image), scene.plates)
@@ -163,7 +165,8 @@ def main() -> None:
     running: dict[str, float] = {}
     detector.train()
     while step < args.steps:
-        scenes = [sample(rng, assets, args.size, train) for _ in range(args.batch)]
+        size = INPUT_HEIGHT if step % LARGE_EVERY == LARGE_EVERY - 1 else args.size
+        scenes = [sample(rng, assets, size, train) for _ in range(args.batch)]
         maps = detector(to_tensor([s.image for s in scenes], NORMALIZATION.mean, NORMALIZATION.std).to(device))
         loss, parts = detection_loss(maps, [to_targets(s) for s in scenes])
         optimiser.zero_grad(set_to_none=True)

@@ -1,9 +1,9 @@
 """The shipped models find and read clean rendered plates from far away to close up.
 
-A plate pasted flat into a 1280x720 frame, 60 to 480 px wide, both formats, one and two
+A plate pasted flat into a 1280x720 frame, 60 to 800 px wide, both formats, one and two
 lines: the reader must return its box (IoU >= 0.5) and its text. Close-ups guard against a
 detector trained only on plates smaller than it meets (the first detector missed most
-plates wider than 250 px). Portrait frames (720x1280) guard the turned input: letterboxed
+plates wider than 250 px, the second those over 600 px). Portrait frames (720x1280) guard the turned input: letterboxed
 into the landscape input, their small plates shrink below what the detector can find.
 Needs the fonts and glyphs in ../shared to render; skips otherwise.
 """
@@ -29,6 +29,7 @@ CASES = [  # (format, two lines, plate width, frame width, frame height)
     ("old", False, 60, 1280, 720), ("old", False, 160, 1280, 720), ("old", False, 480, 1280, 720),
     ("mercosul", False, 80, 1280, 720), ("mercosul", False, 300, 1280, 720), ("mercosul", False, 480, 1280, 720),
     ("old", True, 200, 1280, 720), ("mercosul", True, 260, 1280, 720),
+    ("mercosul", False, 700, 1280, 720), ("old", False, 800, 1280, 720),
     ("old", False, 40, 720, 1280), ("mercosul", False, 44, 720, 1280), ("old", False, 400, 720, 1280),
     ("mercosul", False, 52, 1080, 1920),
 ]
