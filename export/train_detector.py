@@ -183,6 +183,7 @@ def main() -> None:
             save_checkpoint(args.out / "last.pt", model=detector.state_dict(), optimiser=optimiser.state_dict(),
                             schedule=schedule.state_dict(), step=step, scores=scores,
                             training={"steps": step, "batch": args.batch, "size": args.size,
+                                      "large_size": INPUT_HEIGHT, "large_every": LARGE_EVERY,
                                       "train_frames": len(train), "synthetic": "export.data.scenes"})
             log(event="validate", step=step, **scores)
 

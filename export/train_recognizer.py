@@ -21,7 +21,6 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from export.data.assets import load_assets
 from export.data import degrade
-from export.data.degrade import recognizer_sample
 from export.data.real import BrCrop, load_br_crops, split_br_crops
 from export.recognizer import INPUT_HEIGHT, INPUT_WIDTH, MEAN, STD, Recognizer, encode_targets
 from export.training import Log, cosine_lr, pick_device, resume, save_checkpoint, to_tensor
@@ -84,7 +83,7 @@ class Batches(IterableDataset):
                     crops.append(jitter_real(rng, images[i]))
                     texts.append(self.real[i].text)
                 else:
-                    crop, text = recognizer_sample(rng, assets, INPUT_WIDTH, INPUT_HEIGHT)
+                    crop, text = degrade.recognizer_sample(rng, assets, INPUT_WIDTH, INPUT_HEIGHT)
                     crops.append(crop)
                     texts.append(text)
             yield crops_to_tensor(crops), texts
@@ -98,7 +97,8 @@ def validation_sets(args: argparse.Namespace, val: list[BrCrop]) -> dict[str, tu
     sets = {"real_val": (crops_to_tensor(real), [v.text for v in val])}
     for name, seed, readable in (("synthetic_val", 12345, False), ("synthetic_readable_val", 54321, True)):
         rng = np.random.default_rng(seed)
-        rendered = [recognizer_sample(rng, assets, INPUT_WIDTH, INPUT_HEIGHT, readable) for _ in range(args.synthetic_val)]
+        rendered = [degrade.recognizer_sample(rng, assets, INPUT_WIDTH, INPUT_HEIGHT, readable)
+                    for _ in range(args.synthetic_val)]
         sets[name] = (crops_to_tensor([c for c, _ in rendered]), [t for _, t in rendered])
     return sets
 

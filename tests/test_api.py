@@ -21,16 +21,28 @@ TIMEOUT = 30
 def serve():
     """Start create_app(**kwargs) under waitress in a thread; returns its base URL."""
     servers = []
+    closing = threading.Event()
+
+    def run(server) -> None:
+        # close() from this thread can break the serving thread's select(): expected at teardown only.
+        try:
+            server.run()
+        except (OSError, ValueError):
+            if not closing.is_set():
+                raise
 
     def start(app) -> str:
         server = create_server(app, host="127.0.0.1", port=0, threads=4)
-        threading.Thread(target=server.run, daemon=True).start()
-        servers.append(server)
+        thread = threading.Thread(target=run, args=(server,), daemon=True)
+        thread.start()
+        servers.append((server, thread))
         return f"http://127.0.0.1:{server.effective_port}"
 
     yield start
-    for server in servers:
+    closing.set()
+    for server, thread in servers:
         server.close()
+        thread.join(timeout=5)
 
 
 @pytest.fixture(scope="module")

@@ -276,8 +276,12 @@ def occlude(rng: np.random.Generator, img: np.ndarray, corners: Corners) -> None
     cv2.fillConvexPoly(img, quad, col, cv2.LINE_AA)
 
 
+P_OCCLUDE = 0.08  # characters partly hidden (tow hook, bumper, sticker)
+P_TINY = 0.15  # plates 12-30 px high: barely readable on purpose
+
+
 def camera(rng: np.random.Generator, img: np.ndarray, corners: Corners, plate_h: float,
-           p_occlude: float = 0.08) -> np.ndarray:
+           p_occlude: float = P_OCCLUDE) -> np.ndarray:
     """The whole camera model on a context canvas holding the plate at its effective size."""
     if rng.random() < 0.3:
         img = shadow(rng, img)
@@ -322,7 +326,7 @@ def detector_crop(rng: np.random.Generator, img: np.ndarray, corners: Corners, w
     return cv2.resize(img[ya:yb, xa:xb], (width, height), interpolation=cv2.INTER_LINEAR)
 
 
-def _effective_height(rng: np.random.Generator, two_line: bool, p_tiny: float = 0.15) -> float:
+def _effective_height(rng: np.random.Generator, two_line: bool, p_tiny: float = P_TINY) -> float:
     """Plate height in camera pixels: mostly 30-80 px (like the real crops), sometimes tiny."""
     h = rng.uniform(12, 30) if rng.random() < p_tiny else rng.uniform(30, 80)
     return h * (1.5 if two_line else 1.0)
@@ -341,8 +345,8 @@ def recognizer_sample(rng: np.random.Generator, assets: Assets, width: int, heig
     if rng.random() < 0.3:
         img = img.copy()
         dirt(rng, img)
-    ph = _effective_height(rng, plate.two_line, 0.0 if readable else 0.15)
+    ph = _effective_height(rng, plate.two_line, 0.0 if readable else P_TINY)
     canvas, corners = _composite(rng, assets, img, ph)
     # Blur and noise scale with the character size; two-line plates have smaller characters.
-    canvas = camera(rng, canvas, corners, ph / 1.5 if plate.two_line else ph, 0.0 if readable else 0.08)
+    canvas = camera(rng, canvas, corners, ph / 1.5 if plate.two_line else ph, 0.0 if readable else P_OCCLUDE)
     return detector_crop(rng, canvas, corners, width, height), plate.text

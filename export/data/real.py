@@ -26,7 +26,6 @@ import numpy as np
 from runtime.splits import VAL_VIDEOS, text_in_val
 
 
-
 @dataclass(frozen=True)
 class BrCrop:
     """A real Brazilian plate crop; ``kind`` is the source's CC/CV tag."""

@@ -381,8 +381,8 @@ def render_scene(rng: np.random.Generator, assets: Assets, width: int = 640, hei
     """One detector training scene; deterministic given the rng state.
 
     largest_plate: widest plate in pixels, default MAX_PLATE_W_FRAC * width. A training crop
-    smaller than the detector's input passes the widest plate of the full input (capped by the
-    crop), or close-up plates would never be seen at the scale the detector meets them.
+    smaller than the detector's input passes a larger one (train_detector: 95% of the crop),
+    or close-up plates would never be seen at the scale the detector meets them.
     """
     largest = MAX_PLATE_W_FRAC * width if largest_plate is None else largest_plate
     if rng.random() < P_NEGATIVE:
