@@ -30,6 +30,7 @@ from export.data.degrade import recognizer_sample
 from export.data.real import load_br_crops, load_scenes_ro, split_br_crops, split_scenes_ro
 from export.train_detector import CONFIDENCE, IOU, NORMALIZATION, PAD_VALUE
 from export.train_recognizer import crops_to_tensor
+from export.training import load_checkpoint, trained_weights
 from runtime.letterbox import letterbox
 
 TOLERANCE = 1e-4
@@ -66,9 +67,9 @@ def parity(module: torch.nn.Module, path: Path, feeds: dict[str, np.ndarray]) ->
 
 def export_detector(checkpoint: Path, out: Path, data: Path | None) -> dict:
     """detector.onnx + its manifest entry."""
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    state = load_checkpoint(checkpoint)
     model = det.Detector()
-    model.load_state_dict(state["model"])
+    model.load_state_dict(trained_weights(state))
     exported = det.ExportedDetector(model.eval()).eval()
     path = out / "detector.onnx"
     example = torch.rand(1, 3, det.INPUT_HEIGHT, det.INPUT_WIDTH)
@@ -116,9 +117,9 @@ def reference_crops(data: Path | None, fonts: Path | None, count: int) -> np.nda
 
 def export_recognizer(checkpoint: Path, out: Path, data: Path | None, fonts: Path | None) -> dict:
     """recognizer_encoder.onnx + recognizer_decoder.onnx, the greedy fixture, and the manifest entry."""
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    state = load_checkpoint(checkpoint)
     model = rec.Recognizer()
-    model.load_state_dict(state["model"])
+    model.load_state_dict(trained_weights(state))
     model.eval()
     crops = reference_crops(data, fonts, 200)
     images = crops_to_tensor(list(crops))

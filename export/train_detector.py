@@ -11,6 +11,10 @@ fully convolutional, so crops train it for the full letterboxed input it runs on
 may fill 95% of its crop, and every 4th batch is cut at the input's height (448 px), so
 close-ups up to 425 px (more than half of the 768 px input) are trained at their own scale.
 
+Scenes also carry unlabelled plate-like shapes (lettering, lights, signs, badges, grilles:
+data/distractors.py) so that text or a bright bar alone is not a plate. A running average of
+the weights (training.WeightAverage) is what is validated and exported.
+
 Validation, logged at every checkpoint, runs the exported graph's decoding and the
 runtime's own letterbox and NMS: recall and precision at IoU 0.5 on the validation videos
 of scenes-ro (real frames never trained on) and recall on synthetic 1280x720 frames for
@@ -30,7 +34,7 @@ from export.data.real import Frame, load_scenes_ro, split_scenes_ro
 from export.data.scenes import PlateLabel, Scene, render_scene
 from export.detector import INPUT_HEIGHT, INPUT_WIDTH, Detector, ExportedDetector
 from export.detector_loss import Targets, detection_loss
-from export.training import Log, cosine_lr, pick_device, resume, save_checkpoint, to_tensor
+from export.training import Log, WeightAverage, cosine_lr, pick_device, resume, save_checkpoint, to_tensor
 from runtime.boxes import postprocess, to_input_pixels
 from runtime.letterbox import letterbox
 from runtime.manifest import Normalization
@@ -129,7 +133,7 @@ def evaluate(detector: Detector, sets: dict[str, list[tuple[np.ndarray, np.ndarr
             t, p, l = detection_counts(detect(model, image), truth)
             tp, predicted, labelled = tp + t, predicted + p, labelled + l
         scores[name] = {"recall": tp / max(labelled, 1), "precision": tp / max(predicted, 1), "plates": labelled}
-    detector.to(device).train()
+    detector.to(device)
     return scores
 
 
@@ -155,7 +159,8 @@ def main() -> None:
     detector = Detector().to(device)
     optimiser = torch.optim.AdamW(detector.parameters(), lr=args.lr, weight_decay=5e-4)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: cosine_lr(s, args.steps, 200))
-    step = resume(args.out / "last.pt", detector, optimiser, schedule)
+    average = WeightAverage(detector)
+    step = resume(args.out / "last.pt", detector, optimiser, schedule, average)
     if step:
         log(event="resume", step=step)
     sets = validation_sets(assets, val, args.synthetic_val)
@@ -174,17 +179,20 @@ def main() -> None:
         torch.nn.utils.clip_grad_norm_(detector.parameters(), 10.0)
         optimiser.step()
         schedule.step()
+        average.update(detector)
         step += 1
         running = {k: 0.95 * running.get(k, v) + 0.05 * v for k, v in parts.items()}
         if step % 50 == 0:
             log(step=step, lr=schedule.get_last_lr()[0], **{k: round(v, 4) for k, v in running.items()})
         if step % args.every == 0 or step == args.steps:
-            scores = evaluate(detector, sets, device)
-            save_checkpoint(args.out / "last.pt", model=detector.state_dict(), optimiser=optimiser.state_dict(),
+            scores = evaluate(average.model, sets, device)
+            save_checkpoint(args.out / "last.pt", model=detector.state_dict(), average=average.model.state_dict(),
+                            optimiser=optimiser.state_dict(),
                             schedule=schedule.state_dict(), step=step, scores=scores,
                             training={"steps": step, "batch": args.batch, "size": args.size,
                                       "large_size": INPUT_HEIGHT, "large_every": LARGE_EVERY,
-                                      "train_frames": len(train), "synthetic": "export.data.scenes"})
+                                      "train_frames": len(train), "synthetic": "export.data.scenes",
+                                      "negatives": "export.data.distractors"})
             log(event="validate", step=step, **scores)
 
 

@@ -4,7 +4,8 @@
         --out runs/recognizer --steps 6000
 
 Runs on the CPU in the background (CUDA when present), checkpoints to OUT/last.pt every
---every steps and resumes from it when started again with the same OUT. Validation (logged
+--every steps and resumes from it when started again with the same OUT. A running average
+of the weights (training.WeightAverage) is what is validated and exported. Validation (logged
 at every checkpoint) is exact-plate and character accuracy on the real validation split
 (plates whose text never appears in training) and on a fixed synthetic set of all formats.
 """
@@ -23,7 +24,7 @@ from export.data.assets import load_assets
 from export.data import degrade
 from export.data.real import BrCrop, load_br_crops, split_br_crops
 from export.recognizer import INPUT_HEIGHT, INPUT_WIDTH, MEAN, STD, Recognizer, encode_targets
-from export.training import Log, cosine_lr, pick_device, resume, save_checkpoint, to_tensor
+from export.training import Log, WeightAverage, cosine_lr, pick_device, resume, save_checkpoint, to_tensor
 from runtime.metrics import text_accuracy
 
 
@@ -112,7 +113,7 @@ def evaluate(model: Recognizer, sets: dict[str, tuple[torch.Tensor, list[str]]],
         for start in range(0, len(texts), 256):
             predictions += [t for t, _ in model.cpu().greedy(images[start : start + 256])]
         scores[name] = text_accuracy(predictions, texts)
-    model.to(device).train()
+    model.to(device)
     return scores
 
 
@@ -138,7 +139,8 @@ def main() -> None:
     model = Recognizer().to(device)
     optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: cosine_lr(s, args.steps, 300))
-    step = resume(args.out / "last.pt", model, optimiser, schedule)
+    average = WeightAverage(model)
+    step = resume(args.out / "last.pt", model, optimiser, schedule, average)
     if step:
         log(event="resume", step=step)
     sets = validation_sets(args, val)
@@ -159,13 +161,15 @@ def main() -> None:
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         optimiser.step()
         schedule.step()
+        average.update(model)
         step += 1
         running = 0.98 * running + 0.02 * loss.item() if step > 1 else loss.item()
         if step % 50 == 0:
             log(step=step, loss=round(running, 4), lr=schedule.get_last_lr()[0])
         if step % args.every == 0 or step == args.steps:
-            scores = evaluate(model, sets, device)
-            save_checkpoint(args.out / "last.pt", model=model.state_dict(), optimiser=optimiser.state_dict(),
+            scores = evaluate(average.model, sets, device)
+            save_checkpoint(args.out / "last.pt", model=model.state_dict(), average=average.model.state_dict(),
+                            optimiser=optimiser.state_dict(),
                             schedule=schedule.state_dict(), step=step, scores=scores,
                             training={"train_crops": len(train), "steps": step, "batch": args.batch,
                                       "real_fraction": args.real_fraction})

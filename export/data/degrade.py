@@ -51,16 +51,24 @@ def warp_plate(rng: np.random.Generator, plate: Plate, target_h: float | None = 
     For scene composition: paste the BGR part using the alpha channel; corners are TL,TR,BR,BL
     in the returned image's pixel coordinates.
     """
-    img = plate.image
+    return warp_image(rng, plate.image, target_h, max_yaw)
+
+
+def warp_image(rng: np.random.Generator, img: np.ndarray, target_h: float | None = None,
+               max_yaw: float = 45.0) -> tuple[np.ndarray, Corners]:
+    """Any flat BGR or BGRA image under a plate's random perspective (see warp_plate).
+
+    A BGR image is opaque; a BGRA image keeps its own alpha (a shape that is not a rectangle).
+    """
     h, w = img.shape[:2]
     if target_h is None:
         target_h = float(h)
-    src_img, sx = _prescale(img, target_h / h)
+    src_img, _ = _prescale(img, target_h / h)
     dst = perspective_corners(rng, w, h, target_h, max_yaw=max_yaw) + 1.0
     size = (int(math.ceil(dst[:, 0].max())) + 2, int(math.ceil(dst[:, 1].max())) + 2)
     src = _src_corners(src_img)
     m = cv2.getPerspectiveTransform(src, dst)
-    bgra = cv2.cvtColor(src_img, cv2.COLOR_BGR2BGRA)
+    bgra = src_img if src_img.shape[2] == 4 else cv2.cvtColor(src_img, cv2.COLOR_BGR2BGRA)
     out = cv2.warpPerspective(bgra, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     return out, dst
 

@@ -4,7 +4,9 @@ A scene is a background (a tinted grey image from the assets, or a real scenes-r
 dash-cam frame that keeps its real plate boxes) with 0..4 rendered Brazilian plates
 placed under a random perspective, blended with a feathered alpha and matched to the
 local brightness, then degraded as a whole (blur, noise, JPEG, brightness, colour
-cast). ~10% of scenes are negatives without any plate.
+cast). ~10% of scenes are negatives without any plate. Every scene may also get a few
+unlabelled plate-like shapes (distractors.py: lettering, lights, signs, badges, grilles)
+that the detector must learn to leave alone.
 
 Labels give, per plate, the bounding box (x, y, w, h) in pixels (the bounding box of the
 corners), the four corners TL, TR, BR, BL in image pixels (as degrade.warp_plate maps
@@ -23,6 +25,7 @@ import cv2
 import numpy as np
 
 from export.data.assets import Assets
+from export.data.distractors import render_distractor
 from export.data.plates import Plate, render_plate
 from export.data.real import Frame
 
@@ -36,6 +39,7 @@ MAX_PLATE_W_FRAC = 0.45
 MAX_IOU = 0.05
 MIN_KEEP_FRAC = 0.6         # real boxes cut by the crop by more than 40% are dropped
 PAD_VALUE = 114             # same grey as the detector letterbox padding
+P_DISTRACTORS = (0.4, 0.3, 0.2, 0.1)  # odds of 0, 1, 2, 3 unlabelled plate-like shapes per scene
 
 _FRAME_CACHE: dict[str, np.ndarray] = {}
 _FRAME_CACHE_MAX = 24
@@ -330,12 +334,29 @@ def _paste_plate(rng: np.random.Generator, img: np.ndarray, plate: Plate, labels
             _car_body(rng, img, car, float(quad[:, 1].max()))
     if rng.random() < 0.5:
         _recess(rng, img, quad)
+    _blend(rng, img, bgra, x0, y0, soft)
+    return PlateLabel(_corners_box(quad, iw, ih), quad, plate.text, plate.fmt)
+
+
+def _blend(rng: np.random.Generator, img: np.ndarray, bgra: np.ndarray, x0: int, y0: int, soft: float) -> None:
+    """Light-match a warped BGRA patch to the scene under it and alpha-blend it in place at x0, y0."""
+    ph, pw = bgra.shape[:2]
     alpha = bgra[..., 3].astype(np.float32) * np.float32(1.0 / 255.0)
     region = img[y0:y0 + ph, x0:x0 + pw]
     lit = _match_light(rng, bgra[..., :3], region, alpha, soft)
     a = alpha[..., None]
     region[:] = np.clip(lit * a + region.astype(np.float32) * (1 - a), 0, 255).astype(np.uint8)
-    return PlateLabel(_corners_box(quad, iw, ih), quad, plate.text, plate.fmt)
+
+
+def _paste_distractors(rng: np.random.Generator, img: np.ndarray, labels: list[PlateLabel],
+                       rect: tuple[int, int, int, int], soft: float, largest: float) -> None:
+    """0-3 unlabelled plate-like shapes (distractors.py), sized, warped and lit like the plates."""
+    for _ in range(int(rng.choice(4, p=P_DISTRACTORS))):
+        flat = render_distractor(rng, _plate_width(rng, largest))
+        bgra, corners = _degrade.warp_image(rng, flat, target_h=float(flat.shape[0]), max_yaw=40.0)
+        pos = _place(rng, bgra.shape[1], bgra.shape[0], labels, corners, rect)
+        if pos is not None:
+            _blend(rng, img, bgra, *pos, soft)
 
 
 # ----------------------------------------------------------------------------- degradations
@@ -386,7 +407,8 @@ def render_scene(rng: np.random.Generator, assets: Assets, width: int = 640, hei
     """
     largest = MAX_PLATE_W_FRAC * width if largest_plate is None else largest_plate
     if rng.random() < P_NEGATIVE:
-        img, _ = _grey_background(rng, assets, width, height)
+        img, up = _grey_background(rng, assets, width, height)
+        _paste_distractors(rng, img, [], (0, 0, width, height), 0.4 * (up - 1.0), largest)
         return Scene(_degrade_scene(rng, img), [])
     if frames and rng.random() < P_REAL_FRAME:
         img, labels, rect, scale = _real_background(rng, frames[int(rng.integers(len(frames)))], width, height)
@@ -400,4 +422,5 @@ def render_scene(rng: np.random.Generator, assets: Assets, width: int = 640, hei
         lb = _paste_plate(rng, img, render_plate(rng, assets), labels, rect, soft, largest, p_car)
         if lb is not None:
             labels.append(lb)
+    _paste_distractors(rng, img, labels, rect, soft, largest)
     return Scene(_degrade_scene(rng, img), labels)
