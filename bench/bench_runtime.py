@@ -31,6 +31,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from runtime.crops import crop_plate  # noqa: E402
+from runtime.manifest import load_manifest  # noqa: E402
 from runtime.evaluate import DEFAULT_DATA, IMAGE_SUFFIXES, load_scenes_ro  # noqa: E402
 
 FRAME = (1280, 720)
@@ -113,11 +114,12 @@ def _dims(value_info: Any) -> list[int | None]:
     return [d.dim_value if d.HasField("dim_value") else None for d in value_info.type.tensor_type.shape.dim]
 
 
-def count_macs(path: Path, batch: int = 1) -> dict[str, Any]:
+def count_macs(path: Path, sizes: dict[str, int] | None = None) -> dict[str, Any]:
     """Multiply-accumulates of one run of an ONNX graph (Conv, ConvTranspose, MatMul, Gemm, RNNs).
 
-    Symbolic input dims are fixed to `batch` and shapes come from onnx shape inference; nodes
-    whose shapes stay unknown are counted in `unresolved` instead of guessed.
+    Symbolic input dims take their value from `sizes` by name (the detector's "height" and
+    "width" are dynamic), the others (batch) are 1; shapes come from onnx shape inference;
+    nodes whose shapes stay unknown are counted in `unresolved` instead of guessed.
     """
     import onnx
     from onnx import shape_inference
@@ -126,7 +128,7 @@ def count_macs(path: Path, batch: int = 1) -> dict[str, Any]:
     for graph_input in model.graph.input:
         for d in graph_input.type.tensor_type.shape.dim:
             if not d.HasField("dim_value"):
-                d.dim_value = batch
+                d.dim_value = (sizes or {}).get(d.dim_param, 1)
     graph = shape_inference.infer_shapes(model, data_prop=True).graph
     shapes: dict[str, list[int | None]] = {i.name: list(i.dims) for i in graph.initializer}
     for vi in [*graph.input, *graph.value_info, *graph.output]:
@@ -186,7 +188,8 @@ def measure_peak(threads: int, n: int = 2048, runs: int = 5) -> float:
 def flops_table(models_root: Path, stages: dict[str, dict[str, Any]], peak_gflops: float,
                 plates_per_image: float) -> dict[str, Any]:
     """MACs per stage and the share of the measured matmul peak the measured median reaches."""
-    det = count_macs(models_root / "detector.onnx")
+    spec = load_manifest(models_root).detector
+    det = count_macs(models_root / "detector.onnx", {"height": spec.height, "width": spec.width})
     enc = count_macs(models_root / "recognizer_encoder.onnx")
     dec = count_macs(models_root / "recognizer_decoder.onnx")
     per_plate = enc["macs"] + NOMINAL_DECODER_STEPS * dec["macs"]

@@ -67,13 +67,17 @@ def lettering(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
 
 
 def light(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """A red or amber bar, lit or not, with a soft glow: reflectors, tail and brake lights."""
-    height = int(CANVAS_W / rng.uniform(2.0, 8.0))
+    """A saturated red or amber bar, lit or not, with a soft glow: reflectors, tail and brake lights.
+
+    Longer and brighter than a plate (at least 3.5:1): a dark red card of a plate's shape is
+    what a red Brazilian plate looks like when its text is blurred away, and must stay a plate.
+    """
+    height = int(CANVAS_W / rng.uniform(3.5, 10.0))
     layer, alpha = _canvas(height + 8)
     slant = rng.uniform(-0.25, 0.25) * CANVAS_W
     quad = np.array([[4 + max(slant, 0), 4], [CANVAS_W - 4 + min(slant, 0), 4],
                      [CANVAS_W - 4 - max(slant, 0), height + 4], [4 - min(slant, 0), height + 4]])
-    red = (rng.uniform(10, 60), rng.uniform(10, 80) if rng.random() < 0.7 else rng.uniform(90, 150), rng.uniform(120, 255))
+    red = (rng.uniform(10, 50), rng.uniform(10, 60) if rng.random() < 0.7 else rng.uniform(90, 150), rng.uniform(170, 255))
     cv2.fillConvexPoly(layer, _poly(quad), red, cv2.LINE_AA, SUB)
     cv2.fillConvexPoly(alpha, _poly(quad), 255, cv2.LINE_AA, SUB)
     if rng.random() < 0.4:  # lit: a pale core
