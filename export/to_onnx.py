@@ -30,7 +30,7 @@ from export.data.degrade import recognizer_sample
 from export.data.real import load_br_crops, load_scenes_ro, split_br_crops, split_scenes_ro
 from export.train_detector import CONFIDENCE, IOU, NORMALIZATION, PAD_VALUE
 from export.train_recognizer import crops_to_tensor
-from export.training import load_checkpoint, trained_weights
+from export.training import trained_weights
 from runtime.letterbox import letterbox
 
 TOLERANCE = 1e-4
@@ -67,7 +67,7 @@ def parity(module: torch.nn.Module, path: Path, feeds: dict[str, np.ndarray]) ->
 
 def export_detector(checkpoint: Path, out: Path, data: Path | None) -> dict:
     """detector.onnx + its manifest entry."""
-    state = load_checkpoint(checkpoint)
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
     model = det.Detector()
     model.load_state_dict(trained_weights(state))
     exported = det.ExportedDetector(model.eval()).eval()
@@ -117,7 +117,7 @@ def reference_crops(data: Path | None, fonts: Path | None, count: int) -> np.nda
 
 def export_recognizer(checkpoint: Path, out: Path, data: Path | None, fonts: Path | None) -> dict:
     """recognizer_encoder.onnx + recognizer_decoder.onnx, the greedy fixture, and the manifest entry."""
-    state = load_checkpoint(checkpoint)
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
     model = rec.Recognizer()
     model.load_state_dict(trained_weights(state))
     model.eval()

@@ -24,9 +24,14 @@ INKS = np.array([(245, 245, 245), (200, 200, 200), (20, 20, 20), (30, 200, 230),
 SIGN_COLOURS = np.array([(170, 90, 20), (40, 40, 190), (30, 190, 230), (240, 240, 240), (60, 120, 30)], np.float32)
 
 
+def _mask(height: int) -> np.ndarray:
+    """An empty alpha mask CANVAS_W wide (uint8: cv2 draws text only on 8 bits)."""
+    return np.zeros((height, CANVAS_W), np.uint8)
+
+
 def _canvas(height: int) -> tuple[np.ndarray, np.ndarray]:
-    """An empty colour layer and alpha mask CANVAS_W wide (uint8: cv2 draws text only on 8 bits)."""
-    return np.zeros((height, CANVAS_W, 3), np.uint8), np.zeros((height, CANVAS_W), np.uint8)
+    """An empty colour layer and alpha mask, for shapes of more than one colour."""
+    return np.zeros((height, CANVAS_W, 3), np.uint8), _mask(height)
 
 
 def _inked(ink: tuple[float, ...], mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -54,7 +59,7 @@ def lettering(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     (tw, th), base = cv2.getTextSize(word, font, 1.0, thick)
     scale = (CANVAS_W * rng.uniform(0.6, 0.9)) / max(tw, 1)
     height = int(max(th + base, 8) * scale * 1.9) + 8
-    _, mask = _canvas(height)
+    mask = _mask(height)
     org = (int((CANVAS_W - tw * scale) / 2), int(height / 2 + th * scale / 2))
     thick_px = max(1, int(round(thick * scale)))
     cv2.putText(mask, word, org, font, scale, 255, thick_px, cv2.LINE_AA)
@@ -117,7 +122,7 @@ def sign(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
 def badge(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """A chrome ellipse with strokes inside: car makers' badges."""
     height = int(CANVAS_W * rng.uniform(0.4, 0.8))
-    _, mask = _canvas(height)
+    mask = _mask(height)
     centre, axes = (CANVAS_W // 2, height // 2), (CANVAS_W // 2 - 4, height // 2 - 4)
     width = int(rng.integers(3, 9))
     cv2.ellipse(mask, centre, axes, 0, 0, 360, 255, width, cv2.LINE_AA)
@@ -130,7 +135,7 @@ def badge(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
 def grille(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Parallel bars, or a frame with cross bars: radiator grilles, vents and windows."""
     height = int(CANVAS_W * rng.uniform(0.25, 0.7))
-    _, mask = _canvas(height)
+    mask = _mask(height)
     width = int(rng.integers(2, 8))
     rows, cols = int(rng.integers(1, 5)), int(rng.integers(0, 4))
     for y in np.linspace(2, height - 3, rows + 1):
