@@ -12,7 +12,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from export.layers import conv_bn
+from export.layers import Residual, conv_bn
 
 CHARSET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 END = len(CHARSET)  # 36: the decoder's last output class
@@ -30,8 +30,8 @@ class Encoder(nn.Module):
         self.cnn = nn.Sequential(
             conv_bn(3, 16, 3), nn.MaxPool2d(2),  # 24x72
             conv_bn(16, 32, 3), nn.MaxPool2d(2),  # 12x36
-            conv_bn(32, 64, 3), conv_bn(64, 64, 3), nn.MaxPool2d(2),  # 6x18
-            conv_bn(64, channels, 3), conv_bn(channels, channels, 3),
+            conv_bn(32, 64, 3), conv_bn(64, 64, 3), Residual(64), nn.MaxPool2d(2),  # 6x18
+            conv_bn(64, channels, 3), conv_bn(channels, channels, 3), Residual(channels),
         )
         grid = (INPUT_HEIGHT // 8, INPUT_WIDTH // 8)
         self.position = nn.Parameter(torch.zeros(1, channels, *grid))

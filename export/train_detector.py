@@ -34,7 +34,7 @@ from export.data.real import Frame, load_scenes_ro, split_scenes_ro
 from export.data.scenes import PlateLabel, Scene, render_scene
 from export.detector import INPUT_HEIGHT, INPUT_WIDTH, Detector, ExportedDetector
 from export.detector_loss import Targets, detection_loss
-from export.training import Log, WeightAverage, cosine_lr, pick_device, resume, save_checkpoint, to_tensor
+from export.training import Log, WeightAverage, cosine_lr, pick_device, resume, save_checkpoint, start_from, to_tensor
 from runtime.boxes import postprocess, to_input_pixels
 from runtime.letterbox import letterbox
 from runtime.manifest import Normalization
@@ -142,6 +142,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True, help="the shared data folder")
     parser.add_argument("--fonts", type=Path, required=True, help="folder with GL-Nummernschild fonts")
     parser.add_argument("--out", type=Path, default=Path("runs/detector"))
+    parser.add_argument("--init", type=Path, help="a checkpoint whose weights a new run starts from "
+                        "(fresh learning-rate schedule); ignored when OUT has a run to resume")
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--batch", type=int, default=24)
     parser.add_argument("--size", type=int, default=320, help="square training crop side")
@@ -156,7 +158,10 @@ def main() -> None:
     log = Log(args.out)
     assets = load_assets(args.data, args.fonts)
     train, val = split_scenes_ro(load_scenes_ro(args.data))
-    detector = Detector().to(device)
+    detector = Detector()
+    if args.init and not (args.out / "last.pt").exists():
+        log(event="init", checkpoint=str(args.init), fresh=start_from(args.init, detector))
+    detector.to(device)
     optimiser = torch.optim.AdamW(detector.parameters(), lr=args.lr, weight_decay=5e-4)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: cosine_lr(s, args.steps, 200))
     average = WeightAverage(detector)

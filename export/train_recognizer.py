@@ -24,7 +24,7 @@ from export.data.assets import load_assets
 from export.data import degrade
 from export.data.real import BrCrop, load_br_crops, split_br_crops
 from export.recognizer import INPUT_HEIGHT, INPUT_WIDTH, MEAN, STD, Recognizer, encode_targets
-from export.training import Log, WeightAverage, cosine_lr, pick_device, resume, save_checkpoint, to_tensor
+from export.training import Log, WeightAverage, cosine_lr, pick_device, resume, save_checkpoint, start_from, to_tensor
 from runtime.metrics import text_accuracy
 
 
@@ -122,6 +122,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True, help="the shared data folder")
     parser.add_argument("--fonts", type=Path, required=True, help="folder with GL-Nummernschild fonts")
     parser.add_argument("--out", type=Path, default=Path("runs/recognizer"))
+    parser.add_argument("--init", type=Path, help="a checkpoint whose weights a new run starts from "
+                        "(fresh learning-rate schedule); ignored when OUT has a run to resume")
     parser.add_argument("--steps", type=int, default=6000)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--lr", type=float, default=2e-3)
@@ -136,7 +138,10 @@ def main() -> None:
     cv2.setNumThreads(1)
     log = Log(args.out)
     train, val = split_br_crops(load_br_crops(args.data))
-    model = Recognizer().to(device)
+    model = Recognizer()
+    if args.init and not (args.out / "last.pt").exists():
+        log(event="init", checkpoint=str(args.init), fresh=start_from(args.init, model))
+    model.to(device)
     optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: cosine_lr(s, args.steps, 300))
     average = WeightAverage(model)
@@ -144,8 +149,7 @@ def main() -> None:
     if step:
         log(event="resume", step=step)
     sets = validation_sets(args, val)
-    log(event="start", device=str(device), train_crops=len(train), val_crops=len(val), args=vars(args) | {
-        "data": str(args.data), "fonts": str(args.fonts), "out": str(args.out)})
+    log(event="start", device=str(device), train_crops=len(train), val_crops=len(val), args={k: str(v) for k, v in vars(args).items()})
     loader = DataLoader(Batches(args, train, seed=step), batch_size=None, num_workers=args.workers,
                         persistent_workers=args.workers > 0, prefetch_factor=4 if args.workers else None,
                         multiprocessing_context="spawn" if args.workers else None)

@@ -48,7 +48,7 @@ def load_checkpoint(path: Path) -> dict | None:
 
 def trained_weights(state: dict) -> dict:
     """The weights a checkpoint ships: the weight average where the run kept one."""
-    return state.get("average", state["model"])
+    return state["average"] if "average" in state else state["model"]
 
 
 class WeightAverage:
@@ -71,6 +71,19 @@ class WeightAverage:
                 mine.lerp_(theirs, 1.0 - self.decay)
             else:
                 mine.copy_(theirs)
+
+
+def start_from(path: Path, model: torch.nn.Module) -> list[str]:
+    """Begin a new run (fresh optimiser and schedule) from another run's trained weights.
+
+    Layers the checkpoint lacks keep their new initialisation and are named in the result;
+    a weight the model has no place for is an error, not something to drop silently.
+    """
+    missing, unexpected = model.load_state_dict(trained_weights(torch.load(path, map_location="cpu",
+                                                                           weights_only=False)), strict=False)
+    if unexpected:
+        raise ValueError(f"{path} holds weights this model does not have: {unexpected}")
+    return missing
 
 
 def resume(path: Path, model: torch.nn.Module, optimiser: torch.optim.Optimizer,

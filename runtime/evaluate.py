@@ -229,6 +229,20 @@ def padded_crop(image: np.ndarray, box: tuple[float, float, float, float], margi
     return image[y1:max(y2, y1 + 1), x1:max(x2, x1 + 1)]
 
 
+WIDTH_BINS = (40, 60, 100)  # px: where unannotated distant plates and real false positives part
+
+
+def width_histogram(widths: list[float], edges: tuple[int, ...] = WIDTH_BINS) -> dict[str, int]:
+    """Counts of boxes per width range, e.g. {"<40": 3, "40-59": 1, "60-99": 0, ">=100": 2}.
+
+    Unmatched detections split by size tell a missing annotation (small, distant) from a
+    false positive the size of the plates that are annotated.
+    """
+    names = [f"<{edges[0]}"] + [f"{a}-{b - 1}" for a, b in zip(edges, edges[1:])] + [f">={edges[-1]}"]
+    counts = np.bincount(np.searchsorted(edges, widths, side="right"), minlength=len(names))
+    return dict(zip(names, (int(c) for c in counts)))
+
+
 @dataclass
 class Tally:
     """Running counts over a set; turned into the report at the end."""
@@ -240,11 +254,13 @@ class Tally:
     read: int = 0
     seconds: list[float] = field(default_factory=list)
     misses: list[dict[str, Any]] = field(default_factory=list)
+    unmatched_widths: list[float] = field(default_factory=list)
 
     def detection(self) -> dict[str, Any]:
         return {"iou": IOU_THRESHOLD, "true_positives": self.tp, "predicted": self.predicted,
                 "labelled": self.labelled, "recall": _ratio(self.tp, self.labelled),
-                "precision": _ratio(self.tp, self.predicted)}
+                "precision": _ratio(self.tp, self.predicted),
+                "unmatched_by_width": width_histogram(self.unmatched_widths)}
 
     def end_to_end(self) -> dict[str, Any] | None:
         if not self.with_text:
@@ -282,7 +298,10 @@ def score_image(tally: Tally, labels: tuple[Label, ...], predicted: list[Predict
     boxes = np.array([p.box for p in predicted], np.float64).reshape(-1, 4)
     tp, n_pred, n_true = detection_counts(boxes, truth, IOU_THRESHOLD)
     tally.tp, tally.predicted, tally.labelled = tally.tp + tp, tally.predicted + n_pred, tally.labelled + n_true
-    matched = {t for _, t in match_boxes(boxes, truth, IOU_THRESHOLD)}
+    pairs = match_boxes(boxes, truth, IOU_THRESHOLD)
+    matched = {t for _, t in pairs}
+    found = {p for p, _ in pairs}
+    tally.unmatched_widths += [float(b[2]) for i, b in enumerate(boxes) if i not in found]
     for index, label in enumerate(boxed):
         ok, best_iou, got = plate_read(label, predicted)
         if label.text:
@@ -404,7 +423,8 @@ def markdown_report(report: dict[str, Any]) -> str:
     det = report.get("detection")
     if det:
         rows += [("detection recall @IoU0.5", det["recall"]), ("detection precision @IoU0.5", det["precision"]),
-                 ("detections (tp / predicted / labelled)", f"{det['true_positives']} / {det['predicted']} / {det['labelled']}")]
+                 ("detections (tp / predicted / labelled)", f"{det['true_positives']} / {det['predicted']} / {det['labelled']}"),
+                 ("unmatched detections by width (px)", ", ".join(f"{k}: {v}" for k, v in det["unmatched_by_width"].items()))]
     rec = report.get("recognizer")
     if rec:
         rows += [("recognizer exact plate", rec["exact"]), ("recognizer character accuracy", rec["char"])]

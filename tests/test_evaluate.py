@@ -137,6 +137,12 @@ def test_score_image_counts_and_lists_misses(tmp_path: Path) -> None:
                      "0001_frame_1_not_detected_exp-CCC3333_got-none.png"]
     assert tally.misses[0]["crop"] == f"misses/{saved[0]}"
     assert tally.detection()["recall"] == 0.75 and tally.end_to_end()["exact"] == pytest.approx(1 / 3, abs=1e-4)
+    assert tally.unmatched_widths == [40.0]  # the one box no label claims
+
+
+def test_width_histogram_bins_at_the_edges() -> None:
+    assert ev.width_histogram([10, 39.9, 40, 59, 60, 99.5, 100, 400]) == {"<40": 2, "40-59": 2, "60-99": 2, ">=100": 2}
+    assert ev.width_histogram([]) == {"<40": 0, "40-59": 0, "60-99": 0, ">=100": 0}
 
 
 def test_miss_name_is_safe() -> None:
@@ -204,7 +210,8 @@ def test_run_with_the_real_reader_on_tiny_models(tiny_reader, scene_jpeg: bytes,
                                         "scene.jpg 900 600 100 40\n")
     report = ev.run(tiny_reader, "folder", ev.load_folder(tmp_path), tmp_path / "out", "all")
     assert report["detection"] == {"iou": 0.5, "true_positives": 2, "predicted": 2, "labelled": 3,
-                                   "recall": 0.6667, "precision": 1.0}
+                                   "recall": 0.6667, "precision": 1.0,
+                                   "unmatched_by_width": {"<40": 0, "40-59": 0, "60-99": 0, ">=100": 0}}
     assert report["end_to_end"] == {"labelled_with_text": 2, "read": 1, "exact": 0.5}
     assert sorted((m["kind"], m["expected"], m["read"]) for m in report["misses"]) == [
         ("not_detected", None, None), ("wrong_text", "ZZZ9Z99", "ABC1D23")]

@@ -5,7 +5,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from export.training import WeightAverage, resume, save_checkpoint, trained_weights  # noqa: E402
+from export.layers import Residual  # noqa: E402
+from export.training import WeightAverage, resume, save_checkpoint, start_from, trained_weights  # noqa: E402
 
 
 def _net() -> "torch.nn.Module":
@@ -38,3 +39,22 @@ def test_resume_restores_the_average_or_starts_it_at_old_weights(tmp_path) -> No
         assert resume(tmp_path / name, _net(), optimiser, schedule, average) == 7
         assert torch.equal(average.model[0].weight, expected[0].weight)
     assert trained_weights({"model": 1, "average": 2}) == 2 and trained_weights({"model": 1}) == 1
+    assert trained_weights({"average": 2}) == 2
+
+
+def test_a_new_residual_block_computes_the_identity_until_trained() -> None:
+    block = Residual(4).eval()
+    x = torch.rand(2, 4, 5, 6)  # non-negative, as the ReLU output it follows
+    assert torch.equal(block(x), x)
+    block.body[1][1].weight.data.fill_(1.0)
+    assert not torch.equal(block(x), x)
+
+
+def test_start_from_loads_shared_layers_and_names_the_new_ones(tmp_path) -> None:
+    small = torch.nn.Sequential(torch.nn.Linear(3, 2))
+    save_checkpoint(tmp_path / "small.pt", average=small.state_dict(), step=5)
+    grown = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.Linear(2, 2))
+    assert start_from(tmp_path / "small.pt", grown) == ["1.weight", "1.bias"]
+    assert torch.equal(grown[0].weight, small[0].weight)
+    with pytest.raises(ValueError, match="does not have"):
+        start_from(tmp_path / "small.pt", torch.nn.Sequential(torch.nn.Identity(), torch.nn.Linear(3, 2)))
