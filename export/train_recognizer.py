@@ -24,7 +24,7 @@ from export.data.assets import load_assets
 from export.data import degrade
 from export.data.real import BrCrop, load_br_crops, split_br_crops
 from export.recognizer import INPUT_HEIGHT, INPUT_WIDTH, MEAN, STD, Recognizer, encode_targets
-from export.training import Log, WeightAverage, cosine_lr, pick_device, resume, save_checkpoint, start_from, to_tensor
+from export.training import Log, WeightAverage, cosine_lr, origin, pick_device, resume, save_checkpoint, start_from, to_tensor
 from runtime.metrics import text_accuracy
 
 
@@ -139,6 +139,7 @@ def main() -> None:
     log = Log(args.out)
     train, val = split_br_crops(load_br_crops(args.data))
     model = Recognizer()
+    started_from = origin(args.out, args.init)
     if args.init and not (args.out / "last.pt").exists():
         log(event="init", checkpoint=str(args.init), fresh=start_from(args.init, model))
     model.to(device)
@@ -175,8 +176,8 @@ def main() -> None:
             save_checkpoint(args.out / "last.pt", model=model.state_dict(), average=average.model.state_dict(),
                             optimiser=optimiser.state_dict(),
                             schedule=schedule.state_dict(), step=step, scores=scores,
-                            training={"train_crops": len(train), "steps": step, "batch": args.batch,
-                                      "real_fraction": args.real_fraction})
+                            training={"started_from": started_from, "train_crops": len(train), "steps": step,
+                                      "batch": args.batch, "real_fraction": args.real_fraction})
             log(event="validate", step=step, **scores)
 
 

@@ -86,6 +86,17 @@ def start_from(path: Path, model: torch.nn.Module) -> list[str]:
     return missing
 
 
+def origin(out: Path, init: Path | None) -> str | None:
+    """Where a run's weights began, for its training record: the --init checkpoint of a new run,
+    or, once the run has checkpoints, what they recorded (resuming ignores --init)."""
+    last = load_checkpoint(out / "last.pt")
+    if last is not None:
+        return last.get("training", {}).get("started_from")
+    if init is None:
+        return None
+    return f"{init} at step {load_checkpoint(init)['step']}"
+
+
 def resume(path: Path, model: torch.nn.Module, optimiser: torch.optim.Optimizer,
            schedule: torch.optim.lr_scheduler.LRScheduler, average: WeightAverage) -> int:
     """Restore a run from its last checkpoint; the step to continue from (0 for a new run).

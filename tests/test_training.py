@@ -6,7 +6,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from export.layers import Residual  # noqa: E402
-from export.training import WeightAverage, resume, save_checkpoint, start_from, trained_weights  # noqa: E402
+from export.training import WeightAverage, origin, resume, save_checkpoint, start_from, trained_weights  # noqa: E402
 
 
 def _net() -> "torch.nn.Module":
@@ -58,3 +58,11 @@ def test_start_from_loads_shared_layers_and_names_the_new_ones(tmp_path) -> None
     assert torch.equal(grown[0].weight, small[0].weight)
     with pytest.raises(ValueError, match="does not have"):
         start_from(tmp_path / "small.pt", torch.nn.Sequential(torch.nn.Identity(), torch.nn.Linear(3, 2)))
+
+
+def test_origin_names_the_init_checkpoint_then_keeps_what_the_run_recorded(tmp_path) -> None:
+    save_checkpoint(tmp_path / "base.pt", average={}, step=11500)
+    assert origin(tmp_path / "run", None) is None
+    assert origin(tmp_path / "run", tmp_path / "base.pt") == f"{tmp_path / 'base.pt'} at step 11500"
+    save_checkpoint(tmp_path / "run" / "last.pt", step=500, training={"started_from": "base at step 11500"})
+    assert origin(tmp_path / "run", tmp_path / "other.pt") == "base at step 11500"
