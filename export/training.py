@@ -94,7 +94,9 @@ def origin(out: Path, init: Path | None) -> str | None:
         return last.get("training", {}).get("started_from")
     if init is None:
         return None
-    return f"{init} at step {load_checkpoint(init)['step']}"
+    state = load_checkpoint(init)
+    before = state.get("training", {}).get("started_from")
+    return f"{init} at step {state['step']}" + (f", which started from {before}" if before else "")
 
 
 def resume(path: Path, model: torch.nn.Module, optimiser: torch.optim.Optimizer,

@@ -66,3 +66,5 @@ def test_origin_names_the_init_checkpoint_then_keeps_what_the_run_recorded(tmp_p
     assert origin(tmp_path / "run", tmp_path / "base.pt") == f"{tmp_path / 'base.pt'} at step 11500"
     save_checkpoint(tmp_path / "run" / "last.pt", step=500, training={"started_from": "base at step 11500"})
     assert origin(tmp_path / "run", tmp_path / "other.pt") == "base at step 11500"
+    assert origin(tmp_path / "next", tmp_path / "run" / "last.pt") == (
+        f"{tmp_path / 'run' / 'last.pt'} at step 500, which started from base at step 11500")
