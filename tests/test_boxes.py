@@ -1,9 +1,10 @@
 """Letterbox geometry, NMS and mapping back to original pixels, with hand-computed numbers."""
+import cv2
 import numpy as np
 import pytest
 
 from runtime.boxes import iou_one_to_many, nms, postprocess, threshold, to_original
-from runtime.crops import crop_plate, is_valid_quad
+from runtime.crops import box_crop, crop_plate, is_valid_quad, rectify
 from runtime.letterbox import fit, letterbox
 from runtime.manifest import Normalization
 from tiny_models import EXPECTED_BOXES, SCENE_ROWS, row
@@ -97,3 +98,20 @@ def test_crops_have_recognizer_size():
     assert crop.shape == (48, 144, 3) and rectified
     crop, rectified = crop_plate(image, box, quad[[0, 2, 1, 3]], 144, 48)
     assert crop.shape == (48, 144, 3) and not rectified
+
+
+def test_large_plates_are_shrunk_by_averaging_not_by_skipping_pixels():
+    # Pixel noise shrunk 10x: averaging 100 pixels leaves a tenth of its spread, a bilinear
+    # resize (4 pixels per output) half of it.
+    image = np.random.default_rng(2).integers(0, 256, (480, 1440, 3), dtype=np.uint8)
+    quad = np.float32([[0, 0], [1440, 0], [1440, 480], [0, 480]])
+    for crop in (rectify(image, quad, 144, 48), box_crop(image, np.float32([0, 0, 1440, 480]), 144, 48)):
+        assert float(crop.std()) < 15 < float(image.std()) / 2
+
+
+def test_rectify_maps_an_offset_quad_as_the_full_image_would():
+    image = np.random.default_rng(1).integers(0, 255, (200, 300, 3), dtype=np.uint8)
+    quad = np.float32([[40.5, 30], [200, 35.5], [198, 90], [42, 88]])  # about 1.1x the target: no shrink
+    target = np.float32([[0, 0], [144, 0], [144, 48], [0, 48]])
+    expected = cv2.warpPerspective(image, cv2.getPerspectiveTransform(quad, target), (144, 48), flags=cv2.INTER_LINEAR)
+    assert np.abs(rectify(image, quad, 144, 48).astype(int) - expected).max() <= 1
