@@ -31,8 +31,8 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from runtime.crops import crop_plate  # noqa: E402
-from runtime.manifest import load_manifest  # noqa: E402
 from runtime.evaluate import DEFAULT_DATA, IMAGE_SUFFIXES, load_scenes_ro  # noqa: E402
+from runtime.manifest import load_manifest  # noqa: E402
 
 FRAME = (1280, 720)
 NOMINAL_DECODER_STEPS = 8  # 7 characters + the end token: a typical plate's greedy loop

@@ -34,7 +34,7 @@ from export.data.real import Frame, load_scenes_ro, split_scenes_ro
 from export.data.scenes import PlateLabel, Scene, render_scene
 from export.detector import INPUT_HEIGHT, INPUT_WIDTH, Detector, ExportedDetector
 from export.detector_loss import Targets, detection_loss
-from export.training import Log, WeightAverage, cosine_lr, origin, pick_device, resume, save_checkpoint, start_from, to_tensor
+from export.training import Log, WeightAverage, begin, cosine_lr, pick_device, resume, save_checkpoint, to_tensor
 from runtime.boxes import postprocess, to_input_pixels
 from runtime.letterbox import letterbox
 from runtime.manifest import Normalization
@@ -159,9 +159,7 @@ def main() -> None:
     assets = load_assets(args.data, args.fonts)
     train, val = split_scenes_ro(load_scenes_ro(args.data))
     detector = Detector()
-    started_from = origin(args.out, args.init)
-    if args.init and not (args.out / "last.pt").exists():
-        log(event="init", checkpoint=str(args.init), fresh=start_from(args.init, detector))
+    started_from = begin(args.out, args.init, detector, log)
     detector.to(device)
     optimiser = torch.optim.AdamW(detector.parameters(), lr=args.lr, weight_decay=5e-4)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: cosine_lr(s, args.steps, 200))
@@ -195,8 +193,8 @@ def main() -> None:
             save_checkpoint(args.out / "last.pt", model=detector.state_dict(), average=average.model.state_dict(),
                             optimiser=optimiser.state_dict(),
                             schedule=schedule.state_dict(), step=step, scores=scores,
-                            training={"started_from": started_from, "steps": step, "batch": args.batch, "size": args.size,
-                                      "large_size": INPUT_HEIGHT, "large_every": LARGE_EVERY,
+                            training={"started_from": started_from, "steps": step, "batch": args.batch,
+                                      "size": args.size, "large_size": INPUT_HEIGHT, "large_every": LARGE_EVERY,
                                       "train_frames": len(train), "synthetic": "export.data.scenes",
                                       "negatives": "export.data.distractors"})
             log(event="validate", step=step, **scores)

@@ -24,7 +24,7 @@ from export.data.assets import load_assets
 from export.data import degrade
 from export.data.real import BrCrop, load_br_crops, split_br_crops
 from export.recognizer import INPUT_HEIGHT, INPUT_WIDTH, MEAN, STD, Recognizer, encode_targets
-from export.training import Log, WeightAverage, cosine_lr, origin, pick_device, resume, save_checkpoint, start_from, to_tensor
+from export.training import Log, WeightAverage, begin, cosine_lr, pick_device, resume, save_checkpoint, to_tensor
 from runtime.metrics import text_accuracy
 
 
@@ -139,9 +139,7 @@ def main() -> None:
     log = Log(args.out)
     train, val = split_br_crops(load_br_crops(args.data))
     model = Recognizer()
-    started_from = origin(args.out, args.init)
-    if args.init and not (args.out / "last.pt").exists():
-        log(event="init", checkpoint=str(args.init), fresh=start_from(args.init, model))
+    started_from = begin(args.out, args.init, model, log)
     model.to(device)
     optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: cosine_lr(s, args.steps, 300))
@@ -150,7 +148,8 @@ def main() -> None:
     if step:
         log(event="resume", step=step)
     sets = validation_sets(args, val)
-    log(event="start", device=str(device), train_crops=len(train), val_crops=len(val), args={k: str(v) for k, v in vars(args).items()})
+    log(event="start", device=str(device), train_crops=len(train), val_crops=len(val),
+        args={k: str(v) for k, v in vars(args).items()})
     loader = DataLoader(Batches(args, train, seed=step), batch_size=None, num_workers=args.workers,
                         persistent_workers=args.workers > 0, prefetch_factor=4 if args.workers else None,
                         multiprocessing_context="spawn" if args.workers else None)

@@ -94,9 +94,17 @@ def origin(out: Path, init: Path | None) -> str | None:
         return last.get("training", {}).get("started_from")
     if init is None:
         return None
-    state = load_checkpoint(init)
+    state = torch.load(init, map_location="cpu", weights_only=False)
     before = state.get("training", {}).get("started_from")
     return f"{init} at step {state['step']}" + (f", which started from {before}" if before else "")
+
+
+def begin(out: Path, init: Path | None, model: torch.nn.Module, log: Log) -> str | None:
+    """A new run given --init takes that checkpoint's weights (logged with the layers it
+    lacked); every run gets the origin its training record keeps (see origin)."""
+    if init is not None and not (out / "last.pt").exists():
+        log(event="init", checkpoint=str(init), fresh=start_from(init, model))
+    return origin(out, init)
 
 
 def resume(path: Path, model: torch.nn.Module, optimiser: torch.optim.Optimizer,

@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 
 from .crops import box_crop
-from .metrics import detection_counts, iou_xywh, match_boxes, normalise_text, text_accuracy
+from .metrics import iou_xywh, match_boxes, normalise_text, text_accuracy
 from .splits import VAL_VIDEOS, text_in_val
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -296,9 +296,8 @@ def score_image(tally: Tally, labels: tuple[Label, ...], predicted: list[Predict
     boxed = [lab for lab in labels if lab.box is not None]
     truth = np.array([lab.box for lab in boxed], np.float64).reshape(-1, 4)
     boxes = np.array([p.box for p in predicted], np.float64).reshape(-1, 4)
-    tp, n_pred, n_true = detection_counts(boxes, truth, IOU_THRESHOLD)
-    tally.tp, tally.predicted, tally.labelled = tally.tp + tp, tally.predicted + n_pred, tally.labelled + n_true
     pairs = match_boxes(boxes, truth, IOU_THRESHOLD)
+    tally.tp, tally.predicted, tally.labelled = tally.tp + len(pairs), tally.predicted + len(boxes), tally.labelled + len(truth)
     matched = {t for _, t in pairs}
     found = {p for p, _ in pairs}
     tally.unmatched_widths += [float(b[2]) for i, b in enumerate(boxes) if i not in found]

@@ -6,7 +6,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from export.layers import Residual  # noqa: E402
-from export.training import WeightAverage, origin, resume, save_checkpoint, start_from, trained_weights  # noqa: E402
+from export.training import Log, WeightAverage, begin, origin, resume, save_checkpoint, start_from, trained_weights  # noqa: E402
 
 
 def _net() -> "torch.nn.Module":
@@ -68,3 +68,16 @@ def test_origin_names_the_init_checkpoint_then_keeps_what_the_run_recorded(tmp_p
     assert origin(tmp_path / "run", tmp_path / "other.pt") == "base at step 11500"
     assert origin(tmp_path / "next", tmp_path / "run" / "last.pt") == (
         f"{tmp_path / 'run' / 'last.pt'} at step 500, which started from base at step 11500")
+
+
+def test_begin_takes_init_weights_only_for_a_new_run(tmp_path) -> None:
+    base = torch.nn.Sequential(torch.nn.Linear(3, 2))
+    save_checkpoint(tmp_path / "base.pt", average=base.state_dict(), step=9)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2))
+    assert begin(tmp_path / "run", tmp_path / "base.pt", model, Log(tmp_path / "run")) == f"{tmp_path / 'base.pt'} at step 9"
+    assert torch.equal(model[0].weight, base[0].weight)
+    save_checkpoint(tmp_path / "run" / "last.pt", step=3, training={"started_from": "base"})
+    other = torch.nn.Sequential(torch.nn.Linear(3, 2))
+    before = other[0].weight.clone()
+    assert begin(tmp_path / "run", tmp_path / "base.pt", other, Log(tmp_path / "run")) == "base"
+    assert torch.equal(other[0].weight, before)  # resuming: the run's own checkpoint decides
