@@ -4,11 +4,12 @@ Assignment is centre sampling by level: a plate is given to the levels whose str
 its width, and to every cell of those levels whose centre lies near the plate's centre
 (within half its size, at most 1.5 strides, at least half a stride so the thinnest plate
 still owns a cell). A cell claimed by two plates goes to the smaller. Real frames have
-boxes but no corners: their corner loss is masked out.
+boxes but no corners: their corner loss is masked out. Cells on a plate that has no box
+(Targets.ignore) are neither plate nor background: their objectness is not counted.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -22,10 +23,15 @@ BOX_WEIGHT, CORNER_WEIGHT = 5.0, 1.0
 
 @dataclass
 class Targets:
-    """One image's labels in input pixels: boxes [K,4] x1y1x2y2, corners [K,8] (NaN where unknown)."""
+    """One image's labels in input pixels: boxes [K,4] x1y1x2y2, corners [K,8] (NaN where unknown).
+
+    ignore [M,4] x1y1x2y2: plates without a box (or cut by the crop): cells on them are not
+    background, so their objectness is left out of the loss.
+    """
 
     boxes: torch.Tensor
     corners: torch.Tensor
+    ignore: torch.Tensor = field(default_factory=lambda: torch.zeros((0, 4)))
 
 
 def assign(targets: Targets, centres: torch.Tensor, strides: torch.Tensor) -> torch.Tensor:
@@ -51,6 +57,18 @@ def assign(targets: Targets, centres: torch.Tensor, strides: torch.Tensor) -> to
     return owner
 
 
+def ignored(targets: Targets, centres: torch.Tensor, strides: torch.Tensor) -> torch.Tensor:
+    """For every cell, whether its centre lies on an ignore box (grown by half a stride, as the
+    centre sampling of assign() reaches that far outside a plate). [A] bool"""
+    if targets.ignore.numel() == 0:
+        return torch.zeros(centres.shape[0], dtype=torch.bool)
+    margin = 0.5 * strides[:, None]
+    box = targets.ignore
+    inside_x = (centres[:, None, 0] >= box[None, :, 0] - margin) & (centres[:, None, 0] <= box[None, :, 2] + margin)
+    inside_y = (centres[:, None, 1] >= box[None, :, 1] - margin) & (centres[:, None, 1] <= box[None, :, 3] + margin)
+    return (inside_x & inside_y).any(dim=1)
+
+
 def giou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Generalised IoU of matching x1y1x2y2 rows: still has a gradient when boxes do not overlap."""
     iw = (torch.minimum(a[:, 2], b[:, 2]) - torch.maximum(a[:, 0], b[:, 0])).clamp(min=0)
@@ -68,10 +86,13 @@ def giou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 def detection_loss(maps: list[torch.Tensor], batch: list[Targets]) -> tuple[torch.Tensor, dict[str, float]]:
     """Objectness BCE over all cells per positive, GIoU on positives, smooth-L1 on known corners."""
     preds, centres, strides = flatten_maps(maps)
-    owners = torch.stack([assign(t, centres.cpu(), strides.cpu()) for t in batch]).to(preds.device)  # [N,A]
+    cpu_centres, cpu_strides = centres.cpu(), strides.cpu()
+    owners = torch.stack([assign(t, cpu_centres, cpu_strides) for t in batch]).to(preds.device)  # [N,A]
     positive = owners >= 0
+    counted = positive | ~torch.stack([ignored(t, cpu_centres, cpu_strides) for t in batch]).to(preds.device)
     num_pos = max(int(positive.sum()), 1)
-    objectness = F.binary_cross_entropy_with_logits(preds[..., 0], positive.float(), reduction="sum") / num_pos
+    objectness = (F.binary_cross_entropy_with_logits(preds[..., 0], positive.float(), reduction="none")
+                  * counted).sum() / num_pos
 
     image_idx, cell_idx = positive.nonzero(as_tuple=True)
     if image_idx.numel() == 0:

@@ -5,8 +5,8 @@
 
 Each batch holds square crops (--size, default 320) of scenes: rendered Brazilian plates on
 grey backgrounds and on real scenes-ro train frames (whose real boxes are kept, without
-corners), plus 2x2 mosaics of half-size scenes (small plates, many contexts per image),
-horizontal flips (corners swapped so TL stays top-left) and colour jitter. The network is
+corners; plates they show without a box are ignored, runtime/audit.py), plus 2x2 mosaics
+of half-size scenes (small plates, many contexts per image), horizontal flips (corners swapped so TL stays top-left) and colour jitter. The network is
 fully convolutional, so crops train it for the full letterboxed input it runs on. A plate
 may fill 95% of its crop, and every 4th batch is cut at the input's height (448 px), so
 close-ups up to 425 px (more than half of the 768 px input) are trained at their own scale.
@@ -23,6 +23,7 @@ plates at least 40 px wide.
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -38,7 +39,7 @@ from export.training import Log, WeightAverage, begin, cosine_lr, pick_device, r
 from runtime.boxes import postprocess, to_input_pixels
 from runtime.letterbox import letterbox
 from runtime.manifest import Normalization
-from runtime.metrics import detection_counts
+from runtime.metrics import detection_counts, unboxed_hits
 
 NORMALIZATION = Normalization(scale=1 / 255, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
 PAD_VALUE = 114
@@ -61,7 +62,7 @@ def mosaic(rng: np.random.Generator, assets: Assets, size: int, frames: list[Fra
         for p in tile.plates:
             x, y, w, h = p.box
             corners = None if p.corners is None else p.corners + np.float32([ox, oy])
-            plates.append(PlateLabel((x + ox, y + oy, w, h), corners, p.text, p.fmt))
+            plates.append(replace(p, box=(x + ox, y + oy, w, h), corners=corners))
     return Scene(image, plates)
 
 
@@ -75,7 +76,7 @@ def flip(scene: Scene) -> Scene:
         if p.corners is not None:
             corners = p.corners[CORNER_FLIP].copy()
             corners[:, 0] = width - corners[:, 0]
-        plates.append(PlateLabel((width - x - w, y, w, h), corners, p.text, p.fmt))
+        plates.append(replace(p, box=(width - x - w, y, w, h), corners=corners))
     return Scene(np.ascontiguousarray(scene.image[:, ::-1]), plates)
 
 
@@ -85,13 +86,17 @@ def colour_jitter(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
     return np.clip(image.astype(np.float32) * gain + rng.uniform(-20, 20), 0, 255).astype(np.uint8)
 
 
+def _xyxy(labels: list[PlateLabel]) -> torch.Tensor:
+    return torch.tensor([[x, y, x + w, y + h] for x, y, w, h in (p.box for p in labels)], dtype=torch.float32).reshape(-1, 4)
+
+
 def to_targets(scene: Scene) -> Targets:
-    """Scene labels -> x1y1x2y2 boxes and flattened corners (NaN where a real box has none)."""
-    boxes = torch.tensor([[x, y, x + w, y + h] for x, y, w, h in (p.box for p in scene.plates)], dtype=torch.float32)
+    """Scene labels -> x1y1x2y2 boxes and flattened corners (NaN where a real box has none), ignore boxes."""
+    plates = [p for p in scene.plates if not p.ignore]
     corners = torch.tensor(
-        np.array([p.corners.reshape(8) if p.corners is not None else np.full(8, np.nan) for p in scene.plates], np.float32)
+        np.array([p.corners.reshape(8) if p.corners is not None else np.full(8, np.nan) for p in plates], np.float32)
     )
-    return Targets(boxes.reshape(-1, 4), corners.reshape(-1, 8))
+    return Targets(_xyxy(plates), corners.reshape(-1, 8), _xyxy([p for p in scene.plates if p.ignore]))
 
 
 def sample(rng: np.random.Generator, assets: Assets, size: int, frames: list[Frame]) -> Scene:
@@ -114,25 +119,35 @@ def detect(model: ExportedDetector, image: np.ndarray) -> np.ndarray:
     return np.array([[d.box[0], d.box[1], d.box[2] - d.box[0], d.box[3] - d.box[1]] for d in found]).reshape(-1, 4)
 
 
-def validation_sets(assets: Assets, frames: list[Frame], synthetic: int) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
+ValItem = tuple[np.ndarray, np.ndarray, np.ndarray]  # image, labelled boxes, unboxed plates (x, y, w, h)
+
+
+def validation_sets(assets: Assets, frames: list[Frame], synthetic: int) -> dict[str, list[ValItem]]:
     """Real validation frames with their boxes, and fixed synthetic 1280x720 scenes (>= 40 px plates)."""
-    real = [(cv2.imread(str(f.path), cv2.IMREAD_COLOR), f.boxes) for f in frames]
+    real = [(cv2.imread(str(f.path), cv2.IMREAD_COLOR), f.boxes, f.unboxed) for f in frames]
     rng = np.random.default_rng(777)
     scenes = [render_scene(rng, assets, 1280, 720) for _ in range(synthetic)]
-    synth = [(s.image, np.array([p.box for p in s.plates if p.box[2] >= MIN_SYNTHETIC_WIDTH]).reshape(-1, 4)) for s in scenes]
+    synth = [(s.image, np.array([p.box for p in s.plates if p.box[2] >= MIN_SYNTHETIC_WIDTH]).reshape(-1, 4),
+              np.zeros((0, 4))) for s in scenes]
     return {"real_val": real, "synthetic_val": synth}
 
 
-def evaluate(detector: Detector, sets: dict[str, list[tuple[np.ndarray, np.ndarray]]], device: torch.device) -> dict:
-    """Recall and precision at IoU 0.5 per set (synthetic precision is not meaningful: small unlabelled plates)."""
+def evaluate(detector: Detector, sets: dict[str, list[ValItem]], device: torch.device) -> dict:
+    """Recall and precision at IoU 0.5 per set (synthetic precision is not meaningful: small unlabelled plates).
+
+    precision_audited leaves out detections on plates seen without a box (runtime/audit.py).
+    """
     model = ExportedDetector(detector.cpu().eval())
     scores = {}
     for name, items in sets.items():
-        tp = predicted = labelled = 0
-        for image, truth in items:
-            t, p, l = detection_counts(detect(model, image), truth)
+        tp = predicted = labelled = unboxed = 0
+        for image, truth, extra in items:
+            found = detect(model, image)
+            t, p, l = detection_counts(found, truth)
             tp, predicted, labelled = tp + t, predicted + p, labelled + l
-        scores[name] = {"recall": tp / max(labelled, 1), "precision": tp / max(predicted, 1), "plates": labelled}
+            unboxed += unboxed_hits(found, truth, extra)
+        scores[name] = {"recall": tp / max(labelled, 1), "precision": tp / max(predicted, 1),
+                        "precision_audited": tp / max(predicted - unboxed, 1), "plates": labelled}
     detector.to(device)
     return scores
 

@@ -140,6 +140,36 @@ def test_score_image_counts_and_lists_misses(tmp_path: Path) -> None:
     assert tally.unmatched_widths == [40.0]  # the one box no label claims
 
 
+def test_only_unmatched_detections_on_unboxed_plates_leave_the_audited_count(tmp_path: Path) -> None:
+    labels = (Label((10, 10, 100, 40), None),)
+    predicted = [Predicted((10, 10, 100, 40), 0.9, ""), Predicted((200, 100, 60, 20), 0.8, ""),
+                 Predicted((300, 150, 60, 20), 0.7, "")]
+    unboxed = ((202, 100, 60, 20), (10, 10, 100, 40), (500, 10, 60, 20))  # on the 2nd, on the labelled one, on nothing
+    tally = ev.Tally()
+    ev.score_image(tally, labels, predicted, Path("f.jpg"), np.zeros((200, 600, 3), np.uint8), ev.MissWriter(None), unboxed)
+    det = tally.detection()
+    assert (det["true_positives"], det["predicted"], det["on_unboxed_plates"]) == (1, 3, 1)
+    assert det["precision"] == pytest.approx(1 / 3, abs=1e-4) and det["precision_audited"] == 0.5
+
+
+def test_the_audit_table_lists_boxes_inside_scenes_ro_frames() -> None:
+    from runtime.audit import audited_boxes, look_alikes, unboxed_plates
+    from runtime.splits import VAL_VIDEOS
+
+    plates, others = unboxed_plates(), look_alikes()
+    for table, count in ((plates, 187), (others, 171)):
+        boxes = np.concatenate(list(table.values()))
+        assert len(boxes) == count and (boxes[:, 2:] > 0).all() and (boxes[:, :2] >= 0).all()
+        assert (boxes[:, 0] + boxes[:, 2] <= 1280.5).all() and (boxes[:, 1] + boxes[:, 3] <= 720.5).all()
+    with pytest.raises(ValueError, match="verdict"):
+        audited_boxes("maybe")
+    if DATA.is_dir():
+        video = {r["file"]: r["video"] for r in ev._read_csv(DATA / "scenes-ro" / "images.csv")}
+        assert set(plates) | set(others) <= set(video)
+        assert sum(len(b) for f, b in plates.items() if video[f] in VAL_VIDEOS) == 39
+        assert not any(video[f] in VAL_VIDEOS for f in others)  # hard negatives come from train videos only
+
+
 def test_width_histogram_bins_at_the_edges() -> None:
     assert ev.width_histogram([10, 39.9, 40, 59, 60, 99.5, 100, 400]) == {"<40": 2, "40-59": 2, "60-99": 2, ">=100": 2}
     assert ev.width_histogram([]) == {"<40": 0, "40-59": 0, "60-99": 0, ">=100": 0}
@@ -210,7 +240,7 @@ def test_run_with_the_real_reader_on_tiny_models(tiny_reader, scene_jpeg: bytes,
                                         "scene.jpg 900 600 100 40\n")
     report = ev.run(tiny_reader, "folder", ev.load_folder(tmp_path), tmp_path / "out", "all")
     assert report["detection"] == {"iou": 0.5, "true_positives": 2, "predicted": 2, "labelled": 3,
-                                   "recall": 0.6667, "precision": 1.0,
+                                   "recall": 0.6667, "precision": 1.0, "on_unboxed_plates": 0, "precision_audited": 1.0,
                                    "unmatched_by_width": {"<40": 0, "40-59": 0, "60-99": 0, ">=100": 0}}
     assert report["end_to_end"] == {"labelled_with_text": 2, "read": 1, "exact": 0.5}
     assert sorted((m["kind"], m["expected"], m["read"]) for m in report["misses"]) == [

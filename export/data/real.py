@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import csv
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from runtime.splits import VAL_VIDEOS, text_in_val
+from runtime.audit import look_alikes, unboxed_plates
 
 
 @dataclass(frozen=True)
@@ -37,11 +38,18 @@ class BrCrop:
 
 @dataclass(frozen=True, eq=False)
 class Frame:
-    """A scenes-ro dash-cam frame with its plate boxes (K,4) x,y,w,h float32 pixels."""
+    """A scenes-ro dash-cam frame with its plate boxes (K,4) x,y,w,h float32 pixels.
+
+    From runtime/audit.py, same layout: unboxed, plates the frame shows but boxes.csv leaves
+    out (training ignores them rather than calling them background); look_alikes, things the
+    detector took for plates that are not (training crops are drawn around them more often).
+    """
 
     path: Path
     video: str
     boxes: np.ndarray
+    unboxed: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
+    look_alikes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
 
 
 @dataclass(frozen=True)
@@ -78,10 +86,13 @@ def load_scenes_ro(root: Path) -> list[Frame]:
     boxes: dict[str, list[list[float]]] = defaultdict(list)
     for r in _read_csv(folder / "boxes.csv"):
         boxes[r["file"]].append([float(r["x"]), float(r["y"]), float(r["w"]), float(r["h"])])
+    unboxed, others = unboxed_plates(), look_alikes()
+    none = np.zeros((0, 4), np.float32)
     frames = []
     for r in _read_csv(folder / "images.csv"):
         b = np.asarray(boxes.get(r["file"], []), dtype=np.float32).reshape(-1, 4)
-        frames.append(Frame(folder / "images" / r["file"], r["video"], b))
+        frames.append(Frame(folder / "images" / r["file"], r["video"], b,
+                            unboxed.get(r["file"], none), others.get(r["file"], none)))
     return frames
 
 

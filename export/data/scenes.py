@@ -37,7 +37,8 @@ P_CAR = 0.45                # synthetic plate drawn on a car-like body
 MIN_PLATE_W = 20.0
 MAX_PLATE_W_FRAC = 0.45
 MAX_IOU = 0.05
-MIN_KEEP_FRAC = 0.6         # real boxes cut by the crop by more than 40% are dropped
+P_LOOK_ALIKE = 0.5          # real crops kept around a known hard negative of the frame
+MIN_KEEP_FRAC = 0.6         # real boxes cut by the crop by more than 40% are ignored
 PAD_VALUE = 114             # same grey as the detector letterbox padding
 P_DISTRACTORS = (0.4, 0.3, 0.2, 0.1)  # odds of 0, 1, 2, 3 unlabelled plate-like shapes per scene
 
@@ -47,12 +48,17 @@ _FRAME_CACHE_MAX = 24
 
 @dataclass
 class PlateLabel:
-    """One plate: box (x, y, w, h) float pixels; corners (4,2) TL,TR,BR,BL or None for real boxes."""
+    """One plate: box (x, y, w, h) float pixels; corners (4,2) TL,TR,BR,BL or None for real boxes.
+
+    ignore: a plate the detector must neither find nor call background (a real plate without
+    a box, or a boxed one the crop cuts in half); other plates still keep off it.
+    """
 
     box: tuple[float, float, float, float]
     corners: np.ndarray | None = None
     text: str | None = None
     fmt: str | None = None
+    ignore: bool = False
 
 
 @dataclass
@@ -146,9 +152,24 @@ def _read_frame(path: str) -> np.ndarray:
     return img
 
 
+def _origin(rng: np.random.Generator, out: int, scaled: int, keep: tuple[float, float] | None) -> int:
+    """Where a scaled frame's origin lands along one axis of the output: anywhere that leaves no
+    gap on both sides, and, given keep=(a, b) in scaled pixels, where [a, b] stays in view."""
+    lo, hi = min(0, out - scaled), max(0, out - scaled)
+    if keep is not None:
+        in_lo, in_hi = max(lo, int(np.ceil(-keep[0]))), min(hi, int(np.floor(out - keep[1])))
+        if in_lo <= in_hi:
+            lo, hi = in_lo, in_hi
+    return int(rng.integers(lo, hi + 1))
+
+
 def _real_background(rng: np.random.Generator, frame: Frame, width: int, height: int
                      ) -> tuple[np.ndarray, list[PlateLabel], tuple[int, int, int, int], float]:
     """Scale a real frame by 0.5-1.5, crop/pad to width x height, and carry its boxes along.
+
+    The frame's unboxed plates, and boxed plates the crop cuts by more than 40%, come along as
+    ignore labels: half a plate is not background either. Half the crops of a frame with
+    look-alikes (things the detector took for plates) are placed to keep one in view.
 
     Where the scaled frame is smaller than the output it is padded with the letterbox grey,
     as the runtime letterbox does. Returns (image, labels, content rect x0,y0,x1,y1, scale);
@@ -159,20 +180,26 @@ def _real_background(rng: np.random.Generator, frame: Frame, width: int, height:
     s = float(rng.uniform(0.5, 1.5))
     fw, fh = max(1, int(round(sw * s))), max(1, int(round(sh * s)))
     scaled = cv2.resize(src, (fw, fh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
-    ox = int(rng.integers(min(0, width - fw), max(0, width - fw) + 1))  # output pos of the frame origin
-    oy = int(rng.integers(min(0, height - fh), max(0, height - fh) + 1))
+    sx, sy = fw / sw, fh / sh
+    keep_x = keep_y = None
+    if len(frame.look_alikes) and rng.random() < P_LOOK_ALIKE:
+        x, y, w, h = frame.look_alikes[int(rng.integers(len(frame.look_alikes)))].astype(np.float64)
+        keep_x, keep_y = (x * sx, (x + w) * sx), (y * sy, (y + h) * sy)
+    ox = _origin(rng, width, fw, keep_x)  # output pos of the frame origin
+    oy = _origin(rng, height, fh, keep_y)
     img = np.full((height, width, 3), PAD_VALUE, np.uint8)
     x0, y0, x1, y1 = max(ox, 0), max(oy, 0), min(ox + fw, width), min(oy + fh, height)
     img[y0:y1, x0:x1] = scaled[y0 - oy:y1 - oy, x0 - ox:x1 - ox]
-    sx, sy = fw / sw, fh / sh
     labels = []
-    for x, y, w, h in frame.boxes.astype(np.float64):
-        bx, by, bw, bh = x * sx + ox, y * sy + oy, w * sx, h * sy
-        cx0, cy0 = max(bx, 0.0), max(by, 0.0)
-        cx1, cy1 = min(bx + bw, float(width)), min(by + bh, float(height))
-        if cx1 <= cx0 or cy1 <= cy0 or (cx1 - cx0) * (cy1 - cy0) < MIN_KEEP_FRAC * bw * bh:
-            continue
-        labels.append(PlateLabel((cx0, cy0, cx1 - cx0, cy1 - cy0)))
+    for boxes, unboxed in ((frame.boxes, False), (frame.unboxed, True)):
+        for x, y, w, h in boxes.astype(np.float64):
+            bx, by, bw, bh = x * sx + ox, y * sy + oy, w * sx, h * sy
+            cx0, cy0 = max(bx, 0.0), max(by, 0.0)
+            cx1, cy1 = min(bx + bw, float(width)), min(by + bh, float(height))
+            if cx1 <= cx0 or cy1 <= cy0:
+                continue
+            cut = (cx1 - cx0) * (cy1 - cy0) < MIN_KEEP_FRAC * bw * bh
+            labels.append(PlateLabel((cx0, cy0, cx1 - cx0, cy1 - cy0), ignore=unboxed or cut))
     return img, labels, (x0, y0, x1, y1), s
 
 

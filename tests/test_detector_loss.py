@@ -1,0 +1,75 @@
+"""The detector loss leaves plates without a box out of the background, and only them."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from export.detector import flatten_maps  # noqa: E402
+from export.detector_loss import Targets, detection_loss, ignored  # noqa: E402
+
+SIZE = 64  # a 64x64 input: 8x8, 4x4 and 2x2 cells
+
+
+def _flat_maps() -> list[torch.Tensor]:
+    """Every cell predicts objectness logit 0, so each counted cell costs exactly log 2."""
+    return [torch.zeros(1, 13, SIZE // s, SIZE // s) for s in (8, 16, 32)]
+
+
+def test_cells_on_an_ignore_box_cost_nothing_and_the_rest_still_count() -> None:
+    maps = _flat_maps()
+    _, centres, strides = flatten_maps(maps)
+    box = torch.tensor([[8.0, 8.0, 40.0, 24.0]])
+    on_box = ignored(Targets(torch.zeros(0, 4), torch.zeros(0, 8), box), centres, strides)
+    assert 0 < int(on_box.sum()) < len(centres)
+    assert on_box[((centres - torch.tensor([20.0, 12.0])).abs() < 1).all(1)].all()  # a centre on the plate
+    assert not on_box[((centres - torch.tensor([60.0, 60.0])).abs() < 1).all(1)].any()  # a far corner
+
+    plain, _ = detection_loss(maps, [Targets(torch.zeros(0, 4), torch.zeros(0, 8))])
+    with_ignore, _ = detection_loss(maps, [Targets(torch.zeros(0, 4), torch.zeros(0, 8), box)])
+    assert math.isclose(plain.item(), len(centres) * math.log(2), rel_tol=1e-5)
+    assert math.isclose(with_ignore.item(), (len(centres) - int(on_box.sum())) * math.log(2), rel_tol=1e-5)
+
+
+def test_a_boxed_plate_inside_an_ignore_box_is_still_learned() -> None:
+    maps = _flat_maps()
+    plate = torch.tensor([[16.0, 12.0, 40.0, 20.0]])
+    corners = torch.full((1, 8), float("nan"))
+    alone, parts = detection_loss(maps, [Targets(plate, corners)])
+    covered, covered_parts = detection_loss(maps, [Targets(plate, corners, torch.tensor([[0.0, 0.0, 64.0, 64.0]]))])
+    assert parts["pos"] == covered_parts["pos"] > 0
+    # only the plate's own cells are left: positives (target 1 at logit 0) still cost log 2 each
+    assert math.isclose(covered_parts["obj"], math.log(2), rel_tol=1e-5)
+    assert covered.item() < alone.item()
+
+
+def test_real_frames_carry_unboxed_plates_as_ignore_labels(tmp_path) -> None:
+    import cv2
+
+    from export.data.real import Frame
+    from export.data.scenes import Scene, _real_background
+    from export.train_detector import to_targets
+
+    image = np.full((200, 300, 3), 90, np.uint8)
+    cv2.imwrite(str(tmp_path / "f.jpg"), image)
+    frame = Frame(tmp_path / "f.jpg", "v", np.float32([[20, 20, 60, 20]]), np.float32([[150, 100, 60, 20]]))
+    _, labels, _, _ = _real_background(np.random.default_rng(0), frame, 300, 200)
+    assert [p.ignore for p in labels] == [False, True]
+    targets = to_targets(Scene(image, labels))
+    assert targets.boxes.shape == (1, 4) and targets.ignore.shape == (1, 4)
+    np.testing.assert_allclose(targets.ignore[0, 2:] - targets.ignore[0, :2], targets.boxes[0, 2:] - targets.boxes[0, :2],
+                               rtol=1e-5)
+
+
+def test_crops_of_a_frame_keep_its_look_alike_in_view_when_they_can() -> None:
+    from export.data.scenes import _origin
+
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        ox = _origin(rng, 320, 1280, (900.0, 960.0))  # a 60 px look-alike in a frame 4x wider than the crop
+        assert 0 <= ox + 900 and ox + 960 <= 320 and -960 <= ox <= 0
+    wide = {_origin(rng, 320, 1280, (0.0, 1000.0)) for _ in range(200)}  # cannot fit: any origin, as without
+    assert min(wide) < -600 and max(wide) > -300
