@@ -32,12 +32,12 @@ from export.data.real import Frame
 from export.data import degrade as _degrade
 
 P_NEGATIVE = 0.10           # scenes with no plate at all
-P_REAL_FRAME = 0.35         # when frames are given: real dash-cam background
+P_REAL_FRAME = 0.5          # when frames are given: real dash-cam background
 P_CAR = 0.45                # synthetic plate drawn on a car-like body
 MIN_PLATE_W = 20.0
 MAX_PLATE_W_FRAC = 0.45
 MAX_IOU = 0.05
-P_LOOK_ALIKE = 0.5          # real crops kept around a known hard negative of the frame
+P_LOOK_ALIKE = 0.75         # real crops kept around a known hard negative of the frame
 MIN_KEEP_FRAC = 0.6         # real boxes cut by the crop by more than 40% are ignored
 PAD_VALUE = 114             # same grey as the detector letterbox padding
 P_DISTRACTORS = (0.4, 0.3, 0.2, 0.1)  # odds of 0, 1, 2, 3 unlabelled plate-like shapes per scene
@@ -168,7 +168,7 @@ def _real_background(rng: np.random.Generator, frame: Frame, width: int, height:
     """Scale a real frame by 0.5-1.5, crop/pad to width x height, and carry its boxes along.
 
     The frame's unboxed plates, and boxed plates the crop cuts by more than 40%, come along as
-    ignore labels: half a plate is not background either. Half the crops of a frame with
+    ignore labels: half a plate is not background either. Three crops in four of a frame with
     look-alikes (things the detector took for plates) are placed to keep one in view.
 
     Where the scaled frame is smaller than the output it is padded with the letterbox grey,
