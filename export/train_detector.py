@@ -6,13 +6,15 @@
 Each batch holds square crops (--size, default 320) of scenes: rendered Brazilian plates on
 grey backgrounds and on real scenes-ro train frames (whose real boxes are kept, without
 corners; plates they show without a box are ignored, runtime/audit.py), plus 2x2 mosaics
-of half-size scenes (small plates, many contexts per image), horizontal flips (corners swapped so TL stays top-left) and colour jitter. The network is
-fully convolutional, so crops train it for the full letterboxed input it runs on. A plate
-may fill 95% of its crop, and every 4th batch is cut at the input's height (448 px), so
-close-ups up to 425 px (more than half of the 768 px input) are trained at their own scale.
+of half-size scenes (small plates, many contexts per image), horizontal flips (corners
+swapped so TL stays top-left) and colour jitter. The network is fully convolutional, so
+crops train it for the full letterboxed input it runs on. A plate may fill 95% of its crop,
+and every 4th batch is cut at the input's height (448 px), so close-ups up to 425 px (more
+than half of the 768 px input) are trained at their own scale.
 
 Scenes also carry unlabelled plate-like shapes (lettering, lights, signs, badges, grilles:
-data/distractors.py) so that text or a bright bar alone is not a plate. A running average of
+data/distractors.py) so that text or a bright bar alone is not a plate, and most crops of a
+real frame with a known look-alike keep it in view (runtime/audit.py). A running average of
 the weights (training.WeightAverage) is what is validated and exported.
 
 Validation, logged at every checkpoint, runs the exported graph's decoding and the
@@ -211,7 +213,8 @@ def main() -> None:
                             training={"started_from": started_from, "steps": step, "batch": args.batch,
                                       "size": args.size, "large_size": INPUT_HEIGHT, "large_every": LARGE_EVERY,
                                       "train_frames": len(train), "synthetic": "export.data.scenes",
-                                      "negatives": "export.data.distractors"})
+                                      "negatives": "export.data.distractors",
+                                      "audit": "runtime/scenes-ro-audit.csv"})
             log(event="validate", step=step, **scores)
 
 

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from runtime.splits import VAL_VIDEOS, text_in_val
 from runtime.audit import look_alikes, unboxed_plates
+from runtime.splits import VAL_VIDEOS, text_in_val
 
 
 @dataclass(frozen=True)
