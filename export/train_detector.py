@@ -41,7 +41,7 @@ from export.training import Log, WeightAverage, begin, cosine_lr, pick_device, r
 from runtime.boxes import postprocess, to_input_pixels
 from runtime.letterbox import letterbox
 from runtime.manifest import Normalization
-from runtime.metrics import detection_counts, unboxed_hits
+from runtime.metrics import match_boxes, unboxed_hits, unmatched
 
 NORMALIZATION = Normalization(scale=1 / 255, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
 PAD_VALUE = 114
@@ -145,9 +145,9 @@ def evaluate(detector: Detector, sets: dict[str, list[ValItem]], device: torch.d
         tp = predicted = labelled = unboxed = 0
         for image, truth, extra in items:
             found = detect(model, image)
-            t, p, l = detection_counts(found, truth)
-            tp, predicted, labelled = tp + t, predicted + p, labelled + l
-            unboxed += unboxed_hits(found, truth, extra)
+            pairs = match_boxes(found, truth)
+            tp, predicted, labelled = tp + len(pairs), predicted + len(found), labelled + len(truth)
+            unboxed += unboxed_hits(unmatched(found, pairs), extra)
         scores[name] = {"recall": tp / max(labelled, 1), "precision": tp / max(predicted, 1),
                         "precision_audited": tp / max(predicted - unboxed, 1), "plates": labelled}
     detector.to(device)

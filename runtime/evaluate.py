@@ -32,10 +32,10 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
-from .crops import box_crop
-from .metrics import iou_xywh, match_boxes, normalise_text, text_accuracy, unboxed_hits
-from .splits import VAL_VIDEOS, text_in_val
 from .audit import unboxed_plates
+from .crops import box_crop
+from .metrics import iou_xywh, match_boxes, normalise_text, text_accuracy, unboxed_hits, unmatched
+from .splits import VAL_VIDEOS, text_in_val
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
@@ -308,9 +308,9 @@ def score_image(tally: Tally, labels: tuple[Label, ...], predicted: list[Predict
     pairs = match_boxes(boxes, truth, IOU_THRESHOLD)
     tally.tp, tally.predicted, tally.labelled = tally.tp + len(pairs), tally.predicted + len(boxes), tally.labelled + len(truth)
     matched = {t for _, t in pairs}
-    found = {p for p, _ in pairs}
-    tally.unmatched_widths += [float(b[2]) for i, b in enumerate(boxes) if i not in found]
-    tally.on_unboxed += unboxed_hits(boxes, truth, np.array(unboxed, np.float64), IOU_THRESHOLD)
+    spare = unmatched(boxes, pairs)
+    tally.unmatched_widths += [float(w) for w in spare[:, 2]]
+    tally.on_unboxed += unboxed_hits(spare, np.array(unboxed, np.float64), IOU_THRESHOLD)
     for index, label in enumerate(boxed):
         ok, best_iou, got = plate_read(label, predicted)
         if label.text:

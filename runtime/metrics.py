@@ -74,13 +74,16 @@ def detection_counts(predicted: np.ndarray, truth: np.ndarray, threshold: float 
     return len(match_boxes(predicted, truth, threshold)), len(predicted), len(truth)
 
 
-def unboxed_hits(predicted: np.ndarray, truth: np.ndarray, unboxed: np.ndarray, threshold: float = 0.5) -> int:
-    """Detections that match no labelled box but a plate seen without one (runtime/audit.py).
+def unmatched(predicted: np.ndarray, pairs: list[tuple[int, int]]) -> np.ndarray:
+    """The predicted boxes [K,4] that match_boxes paired with no labelled box."""
+    paired = {p for p, _ in pairs}
+    return np.asarray(predicted, np.float64).reshape(-1, 4)[[i for i in range(len(predicted)) if i not in paired]]
+
+
+def unboxed_hits(unmatched_boxes: np.ndarray, unboxed: np.ndarray, threshold: float = 0.5) -> int:
+    """How many unmatched detections lie on a plate seen without a box (runtime/audit.py).
 
     They are neither right nor wrong against the labels: the audited precision leaves them out
     of the count of detections, one detection per unboxed plate (a duplicate still counts).
     """
-    predicted = np.asarray(predicted, np.float64).reshape(-1, 4)
-    found = {p for p, _ in match_boxes(predicted, truth, threshold)}
-    rest = predicted[[i for i in range(len(predicted)) if i not in found]]
-    return len(match_boxes(rest, np.asarray(unboxed, np.float64).reshape(-1, 4), threshold))
+    return len(match_boxes(unmatched_boxes, np.asarray(unboxed, np.float64).reshape(-1, 4), threshold))
