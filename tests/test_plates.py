@@ -77,3 +77,34 @@ def test_readable_plates_are_never_tiny():
     rng = np.random.default_rng(0)
     assert min(_effective_height(rng, False, 0.0) for _ in range(500)) >= 30
     assert min(_effective_height(rng, False) for _ in range(500)) < 30  # the default keeps tiny plates
+
+
+def _drawn(ch: str, scale: float, thickness: int) -> np.ndarray:
+    """A white-on-black character mask cropped to its ink, like a glyph tile."""
+    import cv2
+    from export.data.assets import _crop_ink
+    img = np.zeros((80, 60), np.uint8)
+    cv2.putText(img, ch, (5, 65), cv2.FONT_HERSHEY_SIMPLEX, scale, 255, thickness)
+    return _crop_ink(img)
+
+
+def test_a_tile_filed_under_the_wrong_character_is_dropped():
+    from export.data.assets import _drop_mislabelled
+    fives = [_drawn("5", s, t) for s in (1.8, 2.0, 2.2) for t in (5, 6)]
+    sixes = [_drawn("6", s, t) for s in (1.8, 2.0, 2.2) for t in (5, 6)]
+    kept = _drop_mislabelled({"5": fives + [_drawn("6", 2.1, 5)], "6": sixes})
+    assert len(kept["5"]) == len(fives) and all(any(k is f for f in fives) for k in kept["5"])
+    assert len(kept["6"]) == len(sixes)
+
+
+def test_real_glyph_tiles_lose_only_a_few_to_the_label_check(monkeypatch):
+    if not SHARED.is_dir():
+        pytest.skip("shared data folder absent")
+    from export.data import assets as module
+    check, seen = module._drop_mislabelled, {}
+    monkeypatch.setattr(module, "_drop_mislabelled", lambda glyphs: seen.update(glyphs) or glyphs)
+    module._load_old_glyphs(SHARED / "data" / "br-glyphs")
+    kept = check(seen)
+    dropped = {c: len(seen[c]) - len(kept[c]) for c in seen if len(seen[c]) > len(kept[c])}
+    assert dropped.get("5") == 2  # the two 6s filed as 5
+    assert 2 < sum(dropped.values()) <= 20 and min(len(v) for v in kept.values()) >= 12

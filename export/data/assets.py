@@ -99,21 +99,55 @@ def _load_old_glyphs(glyph_dir: Path) -> dict[str, list[np.ndarray]]:
             if h < 12 or w < 3 or (m > 127).mean() < 0.12:
                 continue
             out[row["char"]].append(m)
-    return {c: _drop_outliers(v) for c, v in out.items()}
+    return _drop_mislabelled({c: _drop_outliers(v) for c, v in out.items()})
+
+
+def _tile_vectors(tiles: list[np.ndarray]) -> np.ndarray:
+    """Tiles -> rows of unit length, mean removed: their dot products are correlations."""
+    vecs = np.stack([cv2.resize(t, (12, 20), interpolation=cv2.INTER_AREA).astype(np.float32).ravel()
+                     for t in tiles])
+    vecs -= vecs.mean(axis=1, keepdims=True)
+    return vecs / (np.linalg.norm(vecs, axis=1, keepdims=True) + 1e-6)
 
 
 def _drop_outliers(tiles: list[np.ndarray], min_corr: float = 0.45) -> list[np.ndarray]:
     """Drop broken/merged tiles: low correlation with the per-char median tile (keeps >= half)."""
     if len(tiles) < 4:
         return tiles
-    vecs = np.stack([cv2.resize(t, (12, 20), interpolation=cv2.INTER_AREA).astype(np.float32).ravel()
-                     for t in tiles])
+    vecs = _tile_vectors(tiles)
     med = np.median(vecs, axis=0)
-    v = vecs - vecs.mean(axis=1, keepdims=True)
-    m = med - med.mean()
-    corr = (v @ m) / (np.linalg.norm(v, axis=1) * np.linalg.norm(m) + 1e-6)
+    corr = vecs @ (med / (np.linalg.norm(med) + 1e-6))
     keep = corr >= min(min_corr, float(np.median(corr)))
     return [t for t, k in zip(tiles, keep) if k]
+
+
+MISLABEL_MARGIN = 0.085  # a 6 filed as 5 scores 0.09-0.11 higher on 6; 1/I, 0/O, 8/B twins stay under
+
+
+def _drop_mislabelled(glyphs: dict[str, list[np.ndarray]]) -> dict[str, list[np.ndarray]]:
+    """Drop tiles that look clearly more like another character's median tile than their own.
+
+    br-glyphs files a few tiles under the wrong character (two 6s among the 5s, a merged
+    "NO" under N), and each one would teach the recognizer a wrong label on every plate it
+    is drawn on. The old font's near twins (1/I, 0/O/D, 8/B) differ by less than the margin."""
+    medians = {}
+    for c, tiles in glyphs.items():
+        if len(tiles) >= 4:
+            med = np.median(_tile_vectors(tiles), axis=0)
+            medians[c] = med / (np.linalg.norm(med) + 1e-6)
+    if not medians:
+        return glyphs
+    names = list(medians)
+    table = np.stack([medians[c] for c in names])
+    out = {}
+    for c, tiles in glyphs.items():
+        if c not in medians:
+            out[c] = tiles
+            continue
+        scores = _tile_vectors(tiles) @ table.T  # [tiles, chars]
+        own = scores[:, names.index(c)]
+        out[c] = [t for t, s, o in zip(tiles, scores, own) if s.max() < o + MISLABEL_MARGIN]
+    return out
 
 
 def _load_backgrounds(bg_dir: Path, cap: int, max_side: int = 320) -> list[np.ndarray]:
