@@ -1,6 +1,8 @@
 """Training helpers that need torch (skipped where only the runtime is installed, as in CI)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -81,3 +83,20 @@ def test_begin_takes_init_weights_only_for_a_new_run(tmp_path) -> None:
     before = other[0].weight.clone()
     assert begin(tmp_path / "run", tmp_path / "base.pt", other, Log(tmp_path / "run")) == "base"
     assert torch.equal(other[0].weight, before)  # resuming: the run's own checkpoint decides
+
+
+def test_validate_recognizer_scores_a_checkpoint_on_the_training_log_sets(tmp_path, monkeypatch, capsys) -> None:
+    shared = Path(__file__).resolve().parents[2] / "shared"
+    if not shared.is_dir():
+        pytest.skip("shared data folder absent")
+    import json
+    from export import validate_recognizer
+    from export.recognizer import Recognizer
+    torch.save({"model": Recognizer().state_dict(), "step": 7}, tmp_path / "last.pt")
+    monkeypatch.setattr("sys.argv", ["validate_recognizer", str(tmp_path / "last.pt"), "--data", str(shared / "data"),
+                                     "--fonts", str(shared / "fonts"), "--synthetic-val", "5", "--threads", "1"])
+    validate_recognizer.main()
+    scores = json.loads(capsys.readouterr().out)
+    assert scores["step"] == 7
+    assert [scores[k]["count"] for k in ("real_val", "synthetic_val", "synthetic_readable_val")] == [248, 5, 5]
+    assert scores["real_val"]["exact"] == 0.0  # an untrained network reads no plate

@@ -1,0 +1,43 @@
+"""Score a recognizer checkpoint on the validation sets its training logs.
+
+    python -m export.validate_recognizer runs/recognizer_deep/last.pt --data ../shared/data --fonts ../shared/fonts
+
+The same figures as the "validate" events of a training log (exact plate and characters on
+the real validation crops and on the two synthetic sets), with the sets made by today's code:
+a checkpoint trained before the renderer changed is scored on the sets a new run would see.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+from export.data.real import load_br_crops, split_br_crops
+from export.recognizer import Recognizer
+from export.train_recognizer import evaluate, validation_sets
+from export.training import load_checkpoint, trained_weights
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("--data", type=Path, required=True, help="the shared data folder")
+    parser.add_argument("--fonts", type=Path, required=True, help="folder with GL-Nummernschild fonts")
+    parser.add_argument("--synthetic-val", type=int, default=600, help="as train_recognizer's option of that name")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    state = load_checkpoint(args.checkpoint)
+    if state is None:
+        raise SystemExit(f"no checkpoint at {args.checkpoint}")
+    model = Recognizer()
+    model.load_state_dict(trained_weights(state))
+    _, val = split_br_crops(load_br_crops(args.data))
+    scores = evaluate(model, validation_sets(args, val), torch.device("cpu"))
+    print(json.dumps({"checkpoint": str(args.checkpoint), "step": state.get("step"), **scores}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
