@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import replace
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -37,7 +36,7 @@ from export.data.real import Frame, load_scenes_ro, split_scenes_ro
 from export.data.scenes import PlateLabel, Scene, render_scene
 from export.detector import INPUT_HEIGHT, INPUT_WIDTH, Detector, ExportedDetector
 from export.detector_loss import Targets, detection_loss
-from export.training import Log, WeightAverage, begin, cosine_lr, pick_device, resume, save_checkpoint, to_tensor
+from export.training import add_run_arguments, start_run, to_tensor
 from runtime.boxes import postprocess, to_input_pixels
 from runtime.letterbox import letterbox
 from runtime.manifest import Normalization
@@ -156,67 +155,35 @@ def evaluate(detector: Detector, sets: dict[str, list[ValItem]], device: torch.d
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, required=True, help="the shared data folder")
-    parser.add_argument("--fonts", type=Path, required=True, help="folder with GL-Nummernschild fonts")
-    parser.add_argument("--out", type=Path, default=Path("runs/detector"))
-    parser.add_argument("--init", type=Path, help="a checkpoint whose weights a new run starts from "
-                        "(fresh learning-rate schedule); ignored when OUT has a run to resume")
-    parser.add_argument("--steps", type=int, default=3000)
+    add_run_arguments(parser, out="runs/detector", steps=3000, lr=3e-3)
     parser.add_argument("--batch", type=int, default=24)
     parser.add_argument("--size", type=int, default=320, help="square training crop side")
-    parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--synthetic-val", type=int, default=150)
-    parser.add_argument("--every", type=int, default=500, help="checkpoint and validate every N steps")
-    parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
 
-    device = pick_device(args.threads)
-    cv2.setNumThreads(1)
-    log = Log(args.out)
     assets = load_assets(args.data, args.fonts)
     train, val = split_scenes_ro(load_scenes_ro(args.data))
-    detector = Detector()
-    started_from = begin(args.out, args.init, detector, log)
-    detector.to(device)
-    optimiser = torch.optim.AdamW(detector.parameters(), lr=args.lr, weight_decay=5e-4)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: cosine_lr(s, args.steps, 200))
-    average = WeightAverage(detector)
-    step = resume(args.out / "last.pt", detector, optimiser, schedule, average)
-    if step:
-        log(event="resume", step=step)
+    run = start_run(args, Detector(), weight_decay=5e-4, warmup=200)
     sets = validation_sets(assets, val, args.synthetic_val)
-    log(event="start", device=str(device), train_frames=len(train), val_frames=len(val),
-        args={k: str(v) for k, v in vars(args).items()})
-    rng = np.random.default_rng(step)
+    run.log(event="start", device=str(run.device), train_frames=len(train), val_frames=len(val),
+            args={k: str(v) for k, v in vars(args).items()})
+    rng = np.random.default_rng(run.step)
     running: dict[str, float] = {}
-    detector.train()
-    while step < args.steps:
-        size = INPUT_HEIGHT if step % LARGE_EVERY == LARGE_EVERY - 1 else args.size
+    run.model.train()
+    while run.step < args.steps:
+        size = INPUT_HEIGHT if run.step % LARGE_EVERY == LARGE_EVERY - 1 else args.size
         scenes = [sample(rng, assets, size, train) for _ in range(args.batch)]
-        maps = detector(to_tensor([s.image for s in scenes], NORMALIZATION.mean, NORMALIZATION.std).to(device))
+        maps = run.model(to_tensor([s.image for s in scenes], NORMALIZATION.mean, NORMALIZATION.std).to(run.device))
         loss, parts = detection_loss(maps, [to_targets(s) for s in scenes])
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(detector.parameters(), 10.0)
-        optimiser.step()
-        schedule.step()
-        average.update(detector)
-        step += 1
+        run.optimise(loss, max_norm=10.0)
         running = {k: 0.95 * running.get(k, v) + 0.05 * v for k, v in parts.items()}
-        if step % 50 == 0:
-            log(step=step, lr=schedule.get_last_lr()[0], **{k: round(v, 4) for k, v in running.items()})
-        if step % args.every == 0 or step == args.steps:
-            scores = evaluate(average.model, sets, device)
-            save_checkpoint(args.out / "last.pt", model=detector.state_dict(), average=average.model.state_dict(),
-                            optimiser=optimiser.state_dict(),
-                            schedule=schedule.state_dict(), step=step, scores=scores,
-                            training={"started_from": started_from, "steps": step, "batch": args.batch,
-                                      "size": args.size, "large_size": INPUT_HEIGHT, "large_every": LARGE_EVERY,
-                                      "train_frames": len(train), "synthetic": "export.data.scenes",
-                                      "negatives": "export.data.distractors",
-                                      "audit": "runtime/scenes-ro-audit.csv"})
-            log(event="validate", step=step, **scores)
-
+        if run.step % 50 == 0:
+            run.log(step=run.step, lr=run.schedule.get_last_lr()[0], **{k: round(v, 4) for k, v in running.items()})
+        if run.due():
+            run.save(evaluate(run.average.model, sets, run.device),
+                     {"batch": args.batch, "size": args.size, "large_size": INPUT_HEIGHT, "large_every": LARGE_EVERY,
+                      "train_frames": len(train), "synthetic": "export.data.scenes",
+                      "negatives": "export.data.distractors", "audit": "runtime/scenes-ro-audit.csv"})
 
 if __name__ == "__main__":
     main()

@@ -12,7 +12,6 @@ at every checkpoint) is exact-plate and character accuracy on the real validatio
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -24,7 +23,7 @@ from export.data.assets import load_assets
 from export.data import degrade
 from export.data.real import BrCrop, load_br_crops, split_br_crops
 from export.recognizer import INPUT_HEIGHT, INPUT_WIDTH, MEAN, STD, Recognizer, encode_targets
-from export.training import Log, WeightAverage, begin, cosine_lr, pick_device, resume, save_checkpoint, to_tensor
+from export.training import add_run_arguments, start_run, to_tensor
 from runtime.metrics import text_accuracy
 
 
@@ -119,66 +118,36 @@ def evaluate(model: Recognizer, sets: dict[str, tuple[torch.Tensor, list[str]]],
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, required=True, help="the shared data folder")
-    parser.add_argument("--fonts", type=Path, required=True, help="folder with GL-Nummernschild fonts")
-    parser.add_argument("--out", type=Path, default=Path("runs/recognizer"))
-    parser.add_argument("--init", type=Path, help="a checkpoint whose weights a new run starts from "
-                        "(fresh learning-rate schedule); ignored when OUT has a run to resume")
-    parser.add_argument("--steps", type=int, default=6000)
+    add_run_arguments(parser, out="runs/recognizer", steps=6000, lr=2e-3)
     parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--real-fraction", type=float, default=0.35)
     parser.add_argument("--synthetic-val", type=int, default=600)
-    parser.add_argument("--every", type=int, default=500, help="checkpoint and validate every N steps")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads; data workers each use one more core")
-    parser.add_argument("--workers", type=int, default=0, help="0: render batches in-process between steps")
+    parser.add_argument("--workers", type=int, default=0, help="0: render batches in-process between steps; "
+                        "each worker uses one more core")
     args = parser.parse_args()
 
-    device = pick_device(args.threads)
-    cv2.setNumThreads(1)
-    log = Log(args.out)
     train, val = split_br_crops(load_br_crops(args.data))
-    model = Recognizer()
-    started_from = begin(args.out, args.init, model, log)
-    model.to(device)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: cosine_lr(s, args.steps, 300))
-    average = WeightAverage(model)
-    step = resume(args.out / "last.pt", model, optimiser, schedule, average)
-    if step:
-        log(event="resume", step=step)
+    run = start_run(args, Recognizer(), weight_decay=1e-4, warmup=300)
     sets = validation_sets(args, val)
-    log(event="start", device=str(device), train_crops=len(train), val_crops=len(val),
-        args={k: str(v) for k, v in vars(args).items()})
-    loader = DataLoader(Batches(args, train, seed=step), batch_size=None, num_workers=args.workers,
+    run.log(event="start", device=str(run.device), train_crops=len(train), val_crops=len(val),
+            args={k: str(v) for k, v in vars(args).items()})
+    loader = DataLoader(Batches(args, train, seed=run.step), batch_size=None, num_workers=args.workers,
                         persistent_workers=args.workers > 0, prefetch_factor=4 if args.workers else None,
                         multiprocessing_context="spawn" if args.workers else None)
     running = 0.0
     for images, texts in loader:
-        if step >= args.steps:
+        if run.step >= args.steps:
             break
         inputs, targets = encode_targets(texts)
-        logits = model(images.to(device), inputs.to(device))
-        loss = F.cross_entropy(logits.flatten(0, 1), targets.to(device).flatten(), label_smoothing=0.05)
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        optimiser.step()
-        schedule.step()
-        average.update(model)
-        step += 1
-        running = 0.98 * running + 0.02 * loss.item() if step > 1 else loss.item()
-        if step % 50 == 0:
-            log(step=step, loss=round(running, 4), lr=schedule.get_last_lr()[0])
-        if step % args.every == 0 or step == args.steps:
-            scores = evaluate(average.model, sets, device)
-            save_checkpoint(args.out / "last.pt", model=model.state_dict(), average=average.model.state_dict(),
-                            optimiser=optimiser.state_dict(),
-                            schedule=schedule.state_dict(), step=step, scores=scores,
-                            training={"started_from": started_from, "train_crops": len(train), "steps": step,
-                                      "batch": args.batch, "real_fraction": args.real_fraction})
-            log(event="validate", step=step, **scores)
-
+        logits = run.model(images.to(run.device), inputs.to(run.device))
+        loss = F.cross_entropy(logits.flatten(0, 1), targets.to(run.device).flatten(), label_smoothing=0.05)
+        run.optimise(loss, max_norm=5.0)
+        running = 0.98 * running + 0.02 * loss.item() if run.step > 1 else loss.item()
+        if run.step % 50 == 0:
+            run.log(step=run.step, loss=round(running, 4), lr=run.schedule.get_last_lr()[0])
+        if run.due():
+            run.save(evaluate(run.average.model, sets, run.device),
+                     {"train_crops": len(train), "batch": args.batch, "real_fraction": args.real_fraction})
 
 if __name__ == "__main__":
     main()

@@ -1,13 +1,16 @@
 """What every training script shares: device and threads, checkpoints with resumption, logs."""
 from __future__ import annotations
 
+import argparse
 import copy
 import json
 import math
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
@@ -137,3 +140,70 @@ class Log:
         print(line, flush=True)
         with self.path.open("a") as f:
             f.write(line + "\n")
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, out: str, steps: int, lr: float) -> None:
+    """The options every trainer takes: data and fonts in, the run folder, its length and resumption."""
+    parser.add_argument("--data", type=Path, required=True, help="the shared data folder")
+    parser.add_argument("--fonts", type=Path, required=True, help="folder with GL-Nummernschild fonts")
+    parser.add_argument("--out", type=Path, default=Path(out))
+    parser.add_argument("--init", type=Path, help="a checkpoint whose weights a new run starts from "
+                        "(fresh learning-rate schedule); ignored when OUT has a run to resume")
+    parser.add_argument("--steps", type=int, default=steps)
+    parser.add_argument("--lr", type=float, default=lr)
+    parser.add_argument("--every", type=int, default=500, help="checkpoint and validate every N steps")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads")
+
+
+@dataclass
+class Run:
+    """One training run: the model, its optimiser, schedule and weight average, the step it is at."""
+
+    args: argparse.Namespace
+    log: Log
+    device: torch.device
+    model: torch.nn.Module
+    optimiser: torch.optim.Optimizer
+    schedule: torch.optim.lr_scheduler.LRScheduler
+    average: WeightAverage
+    step: int
+    started_from: str | None
+
+    def optimise(self, loss: torch.Tensor, max_norm: float) -> None:
+        """One AdamW step on the loss (gradients clipped), then the schedule and the average."""
+        self.optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm)
+        self.optimiser.step()
+        self.schedule.step()
+        self.average.update(self.model)
+        self.step += 1
+
+    def due(self) -> bool:
+        """Whether this step checkpoints and validates (every --every steps and the last)."""
+        return self.step % self.args.every == 0 or self.step == self.args.steps
+
+    def save(self, scores: dict, training: dict) -> None:
+        """Checkpoint everything resumption needs, with the scores and the training record."""
+        save_checkpoint(self.args.out / "last.pt", model=self.model.state_dict(),
+                        average=self.average.model.state_dict(), optimiser=self.optimiser.state_dict(),
+                        schedule=self.schedule.state_dict(), step=self.step, scores=scores,
+                        training={"started_from": self.started_from, "steps": self.step, **training})
+        self.log(event="validate", step=self.step, **scores)
+
+
+def start_run(args: argparse.Namespace, model: torch.nn.Module, weight_decay: float, warmup: int) -> Run:
+    """Device, log, --init weights, AdamW with a cosine schedule, the average, and the last
+    checkpoint of OUT when there is one to resume."""
+    device = pick_device(args.threads)
+    cv2.setNumThreads(1)
+    log = Log(args.out)
+    started_from = begin(args.out, args.init, model, log)
+    model.to(device)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=weight_decay)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: cosine_lr(s, args.steps, warmup))
+    average = WeightAverage(model)
+    step = resume(args.out / "last.pt", model, optimiser, schedule, average)
+    if step:
+        log(event="resume", step=step)
+    return Run(args, log, device, model, optimiser, schedule, average, step, started_from)

@@ -27,10 +27,14 @@ def edit_distance(a: str, b: str) -> int:
 
 
 def text_accuracy(predictions: list[str], truths: list[str]) -> dict[str, float]:
-    """Exact-plate accuracy and character accuracy (1 - edits / true length, over all plates)."""
+    """Exact-plate accuracy and character accuracy (1 - edits / true length, over all plates).
+
+    A plate's edits count at most its true length: a reading longer than the plate costs
+    that plate's characters and no more, so the figure stays within 0..1.
+    """
     pairs = [(normalise_text(p), normalise_text(t)) for p, t in zip(predictions, truths, strict=True)]
     exact = sum(p == t for p, t in pairs)
-    edits = sum(edit_distance(p, t) for p, t in pairs)
+    edits = sum(min(edit_distance(p, t), len(t)) for p, t in pairs)
     chars = sum(len(t) for _, t in pairs)
     n = max(len(pairs), 1)
     return {"exact": exact / n, "char": 1.0 - edits / max(chars, 1), "count": len(pairs)}

@@ -15,6 +15,7 @@ import pytest
 
 from runtime import evaluate as ev
 from runtime.evaluate import Label, Predicted, Sample
+from runtime.metrics import text_accuracy
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -173,6 +174,14 @@ def test_the_audit_table_lists_boxes_inside_scenes_ro_frames() -> None:
 def test_width_histogram_bins_at_the_edges() -> None:
     assert ev.width_histogram([10, 39.9, 40, 59, 60, 99.5, 100, 400]) == {"<40": 2, "40-59": 2, "60-99": 2, ">=100": 2}
     assert ev.width_histogram([]) == {"<40": 0, "40-59": 0, "60-99": 0, ">=100": 0}
+
+
+def test_text_accuracy_counts_exact_plates_and_characters_within_0_and_1() -> None:
+    scores = text_accuracy(["ABC1234", "abc-1235", "ZZZZZZZZ", ""], ["ABC1234", "ABC1234", "AB1", "ABC1D23"])
+    assert scores["count"] == 4 and scores["exact"] == 0.25
+    # edits 0, 1, 3 (capped at the plate's length, not 8), 7 over 7 + 7 + 3 + 7 characters
+    assert scores["char"] == pytest.approx(1 - 11 / 24)
+    assert text_accuracy(["WXYZWXYZ"], ["A"])["char"] == 0.0
 
 
 def test_miss_name_is_safe() -> None:

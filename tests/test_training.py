@@ -1,6 +1,7 @@
 """Training helpers that need torch (skipped where only the runtime is installed, as in CI)."""
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import pytest
@@ -8,7 +9,9 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from export.layers import Residual  # noqa: E402
-from export.training import Log, WeightAverage, begin, origin, resume, save_checkpoint, start_from, trained_weights  # noqa: E402
+from export.training import (  # noqa: E402
+    Log, WeightAverage, add_run_arguments, begin, load_checkpoint, origin, resume, save_checkpoint, start_from, start_run,
+    trained_weights)
 
 
 def _net() -> "torch.nn.Module":
@@ -83,6 +86,27 @@ def test_begin_takes_init_weights_only_for_a_new_run(tmp_path) -> None:
     before = other[0].weight.clone()
     assert begin(tmp_path / "run", tmp_path / "base.pt", other, Log(tmp_path / "run")) == "base"
     assert torch.equal(other[0].weight, before)  # resuming: the run's own checkpoint decides
+
+
+def test_a_run_checkpoints_when_due_and_resumes_where_it_stopped(tmp_path) -> None:
+    parser = argparse.ArgumentParser()
+    add_run_arguments(parser, out="unused", steps=4, lr=0.1)
+    args = parser.parse_args(["--data", "d", "--fonts", "f", "--out", str(tmp_path / "run"), "--every", "2", "--threads", "1"])
+    run = start_run(args, _net(), weight_decay=0.0, warmup=1)
+    assert run.step == 0
+    for _ in range(2):
+        run.optimise(run.model(torch.randn(4, 3)).square().mean(), max_norm=1.0)
+    assert run.step == 2 and run.due()
+    run.save({"val": 1.0}, {"batch": 4})
+    state = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert state["step"] == 2 and state["training"] == {"started_from": None, "steps": 2, "batch": 4}
+
+    again = start_run(args, _net(), weight_decay=0.0, warmup=1)
+    assert again.step == 2 and again.schedule.last_epoch == 2
+    assert torch.equal(again.model[0].weight, run.model[0].weight)
+    assert torch.equal(again.average.model[0].weight, run.average.model[0].weight)
+    again.optimise(again.model(torch.randn(4, 3)).square().mean(), max_norm=1.0)
+    assert again.step == 3 and not again.due()
 
 
 def test_validate_recognizer_scores_a_checkpoint_on_the_training_log_sets(tmp_path, monkeypatch, capsys) -> None:
