@@ -61,3 +61,22 @@ def test_jpeg_bomb_refused_before_decoding():
 def test_jpeg_with_data_after_end_marker_is_fine():
     jpg = cv2.imencode(".jpg", IMG)[1].tobytes() + b"trailing data appended by some cameras"
     assert load_image(jpg).shape == (30, 50, 3)
+
+
+def _with_exif_orientation(jpeg: bytes, orientation: int) -> bytes:
+    """The JPEG with an APP1 Exif segment holding only an Orientation tag, as phones write it."""
+    tiff = b"MM\x00\x2a" + struct.pack(">I", 8) + struct.pack(">H", 1)
+    tiff += struct.pack(">HHIHH", 0x0112, 3, 1, orientation, 0) + struct.pack(">I", 0)
+    body = b"Exif\x00\x00" + tiff
+    return jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(body) + 2) + body + jpeg[2:]
+
+
+def test_phone_photos_are_turned_as_their_exif_orientation_says():
+    """Boxes come back in the photo as it is shown, so a portrait phone photo stays portrait."""
+    image = np.zeros((20, 40, 3), np.uint8)
+    image[:, :20] = 255  # white left half
+    jpeg = cv2.imencode(".jpg", image)[1].tobytes()
+    assert load_image(jpeg).shape == (20, 40, 3)
+    turned = load_image(_with_exif_orientation(jpeg, 6))  # 6: turn 90 degrees clockwise to show
+    assert turned.shape == (40, 20, 3)
+    assert turned[:20].mean() > 200 and turned[20:].mean() < 50  # the left half is now the top
