@@ -19,15 +19,17 @@ from typing import Any
 
 import cv2
 from flask import Flask, Response, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException
 
 from runtime import ImageError, PlateReader, PlateResult
 from runtime.draw import draw_results, encode_jpeg
 from runtime.image import DEFAULT_MAX_PIXELS
 
 log = logging.getLogger("plates.server")
+TRUE_VALUES = {"1", "true", "yes", "on"}
 FALSE_VALUES = {"0", "false", "no", "off"}
 UPLOAD_FIELDS = ("file", "upload")
+OPTIONS = ("output_image",)
 RAW_BODY_TYPES = ("image/", "application/octet-stream")
 
 
@@ -47,12 +49,43 @@ def error(status: int, message: str) -> tuple[Response, int]:
     return jsonify({"error": message, "status": status}), status
 
 
-def _upload_bytes() -> bytes | None:
-    """Image bytes from the multipart field `file`/`upload`, or a raw image/* body; None if absent."""
+def _check_fields() -> None:
+    """Refuse what this API would otherwise ignore: unknown options, text where the image belongs."""
+    unknown = sorted(set(request.values) - set(OPTIONS) - set(UPLOAD_FIELDS))
+    if unknown:
+        raise BadRequest(f"unknown field {', '.join(map(repr, unknown))}: the image goes in form field "
+                         f"'{UPLOAD_FIELDS[0]}', and the only option is {', '.join(map(repr, OPTIONS))}")
     for field in UPLOAD_FIELDS:
-        storage = request.files.get(field)
-        if storage is not None:
-            return storage.read()
+        if field in request.values:
+            raise BadRequest(f"field '{field}' holds text, not a file: send the image itself, "
+                             f"e.g. curl -F {field}=@car.jpg")
+
+
+def _flag(name: str, default: bool) -> bool:
+    """A yes/no option from the query string or the form; a value that is neither is an error."""
+    value = request.values.get(name)
+    if value is None:
+        return default
+    word = value.strip().lower()
+    if word not in TRUE_VALUES | FALSE_VALUES:
+        raise BadRequest(f"{name} must be 1 or 0 (or true/false, yes/no, on/off), not {value!r}")
+    return word in TRUE_VALUES
+
+
+def _upload_bytes() -> bytes | None:
+    """The request's one image: multipart field `file`/`upload`, or a raw image/* body; None if absent.
+
+    A second file, or a file under another name, is refused rather than dropped.
+    """
+    files = [(name, storage) for name in request.files for storage in request.files.getlist(name)]
+    if len(files) > 1:
+        raise BadRequest(f"one image per request: got {len(files)} files "
+                         f"(fields {', '.join(repr(name) for name, _ in files)})")
+    if files:
+        name, storage = files[0]
+        if name not in UPLOAD_FIELDS:
+            raise BadRequest(f"no image in form field '{UPLOAD_FIELDS[0]}': got a file in field {name!r}")
+        return storage.read()
     if request.mimetype and request.mimetype.startswith(RAW_BODY_TYPES):
         return request.get_data(cache=False)
     return None
@@ -101,6 +134,8 @@ def create_app(
 
     @app.post("/")
     def read_plates() -> Any:
+        _check_fields()
+        want_image = _flag("output_image", True)
         data = _upload_bytes()
         if data is None:
             return error(400, f"no image: send it as multipart/form-data field '{UPLOAD_FIELDS[0]}'")
@@ -111,7 +146,6 @@ def create_app(
         except ImageError as exc:
             return error(exc.status, str(exc))
         body: dict[str, Any] = {"detections": [detection_json(p) for p in analysis.plates]}
-        want_image = request.args.get("output_image", "1").strip().lower() not in FALSE_VALUES
         annotated = draw_results(analysis.image, analysis.plates) if (want_image or debug_path) else None
         body["output_image"] = (
             base64.b64encode(encode_jpeg(annotated, jpeg_quality)).decode("ascii") if want_image else None

@@ -93,6 +93,30 @@ def test_skip_output_image(url, scene_jpeg, flag):
     assert r.status_code == 200 and r.json()["output_image"] is None and len(r.json()["detections"]) == 2
 
 
+def test_option_may_come_as_a_form_field_and_the_image_as_a_raw_body(url, scene_jpeg):
+    r = requests.post(url + "/", files={"file": ("a.jpg", scene_jpeg, "image/jpeg")}, data={"output_image": "off"},
+                      timeout=TIMEOUT)
+    assert r.status_code == 200 and r.json()["output_image"] is None and len(r.json()["detections"]) == 2
+    raw = requests.post(url + "/", data=scene_jpeg, headers={"Content-Type": "image/jpeg"}, timeout=TIMEOUT)
+    assert raw.status_code == 200 and len(raw.json()["detections"]) == 2
+
+
+def test_nothing_sent_is_silently_dropped(url, scene_jpeg):
+    two = [("file", ("a.jpg", scene_jpeg, "image/jpeg")), ("file", ("b.jpg", scene_jpeg, "image/jpeg"))]
+    assert_error(requests.post(url + "/", files=two, timeout=TIMEOUT), 400, "one image per request: got 2 files")
+    both = {"file": ("a.jpg", scene_jpeg, "image/jpeg"), "upload": ("b.jpg", scene_jpeg, "image/jpeg")}
+    assert_error(requests.post(url + "/", files=both, timeout=TIMEOUT), 400, "one image per request")
+    assert_error(post(url + "/?output_images=0", scene_jpeg), 400, "unknown field 'output_images'")
+    assert_error(requests.post(url + "/", files={"file": ("a.jpg", scene_jpeg)}, data={"regions": "br"},
+                               timeout=TIMEOUT), 400, "unknown field 'regions'")
+    assert_error(post(url + "/?output_image=maybe", scene_jpeg), 400, "output_image must be 1 or 0")
+
+
+def test_text_where_the_image_belongs(url):
+    # curl -F file=car.jpg (no @) sends the file's name as text
+    assert_error(requests.post(url + "/", data={"file": "car.jpg"}, timeout=TIMEOUT), 400, "holds text, not a file")
+
+
 def test_no_plate_gives_empty_list(serve, tmp_path):
     from runtime import PlateReader
     from tiny_models import write_models, row
@@ -118,7 +142,8 @@ def test_health(url):
 
 def test_no_file(url):
     assert_error(requests.post(url + "/", timeout=TIMEOUT), 400, "no image")
-    assert_error(requests.post(url + "/", files={"other": ("a.jpg", b"x")}, timeout=TIMEOUT), 400, "no image")
+    assert_error(requests.post(url + "/", files={"other": ("a.jpg", b"x")}, timeout=TIMEOUT), 400,
+                 "no image in form field 'file': got a file in field 'other'")
 
 
 def test_empty_file(url):
