@@ -93,6 +93,7 @@ def export_detector(checkpoint: Path, out: Path, data: Path | None) -> dict:
                    "layout": ["x1", "y1", "x2", "y2", "score", "tlx", "tly", "trx", "try", "brx", "bry", "blx", "bly"],
                    "coordinates": "fractions of the letterboxed input: x / width, y / height"},
         "strides": list(det.STRIDES),
+        "coarse_pass": {"factor": det.COARSE_FACTOR, "min_width": det.COARSE_MIN_WIDTH},
         "thresholds": {"confidence": CONFIDENCE, "iou": IOU},
         "parity_max_abs_diff": worst,
         "training": state.get("training", {}),

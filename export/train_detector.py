@@ -25,6 +25,7 @@ plates at least 40 px wide.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import replace
 
 import cv2
@@ -113,7 +114,8 @@ def sample(rng: np.random.Generator, assets: Assets, size: int, frames: list[Fra
 
 @torch.no_grad()
 def detect(model: ExportedDetector, image: np.ndarray) -> np.ndarray:
-    """Full pipeline on one image as the runtime runs it -> boxes [K,4] x, y, w, h."""
+    """The runtime's first pass on one image (its letterbox and NMS) -> boxes [K,4] x, y, w, h.
+    The network is scored alone; export.validate_detector scores it with the runtime's coarse pass."""
     blob, box = letterbox(image, INPUT_WIDTH, INPUT_HEIGHT, PAD_VALUE, NORMALIZATION)
     raw = to_input_pixels(model(torch.from_numpy(blob))[0].numpy(), INPUT_WIDTH, INPUT_HEIGHT)
     found = postprocess(raw, box.ratio, image.shape[1], image.shape[0], CONFIDENCE, IOU)
@@ -123,32 +125,39 @@ def detect(model: ExportedDetector, image: np.ndarray) -> np.ndarray:
 ValItem = tuple[np.ndarray, np.ndarray, np.ndarray]  # image, labelled boxes, unboxed plates (x, y, w, h)
 
 
-def validation_sets(assets: Assets, frames: list[Frame], synthetic: int) -> dict[str, list[ValItem]]:
+def validation_sets(assets: Assets, frames: list[Frame], synthetic: int, seed: int = 777) -> dict[str, list[ValItem]]:
     """Real validation frames with their boxes, and fixed synthetic 1280x720 scenes (>= 40 px plates)."""
     real = [(cv2.imread(str(f.path), cv2.IMREAD_COLOR), f.boxes, f.unboxed) for f in frames]
-    rng = np.random.default_rng(777)
+    rng = np.random.default_rng(seed)
     scenes = [render_scene(rng, assets, 1280, 720) for _ in range(synthetic)]
     synth = [(s.image, np.array([p.box for p in s.plates if p.box[2] >= MIN_SYNTHETIC_WIDTH]).reshape(-1, 4),
               np.zeros((0, 4))) for s in scenes]
     return {"real_val": real, "synthetic_val": synth}
 
 
-def evaluate(detector: Detector, sets: dict[str, list[ValItem]], device: torch.device) -> dict:
-    """Recall and precision at IoU 0.5 per set (synthetic precision is not meaningful: small unlabelled plates).
+def score_sets(find: Callable[[np.ndarray], np.ndarray], sets: dict[str, list[ValItem]]) -> dict:
+    """Recall and precision at IoU 0.5 per set of find (image -> boxes x, y, w, h); synthetic
+    precision is not meaningful (small plates are left unlabelled there).
 
     precision_audited leaves out detections on plates seen without a box (runtime/audit.py).
     """
-    model = ExportedDetector(detector.cpu().eval())
     scores = {}
     for name, items in sets.items():
         tp = predicted = labelled = unboxed = 0
         for image, truth, extra in items:
-            found = detect(model, image)
+            found = find(image)
             pairs = match_boxes(found, truth)
             tp, predicted, labelled = tp + len(pairs), predicted + len(found), labelled + len(truth)
             unboxed += unboxed_hits(unmatched(found, pairs), extra)
         scores[name] = {"recall": tp / max(labelled, 1), "precision": tp / max(predicted, 1),
                         "precision_audited": tp / max(predicted - unboxed, 1), "plates": labelled}
+    return scores
+
+
+def evaluate(detector: Detector, sets: dict[str, list[ValItem]], device: torch.device) -> dict:
+    """score_sets of the network in training, one pass at the input size."""
+    model = ExportedDetector(detector.cpu().eval())
+    scores = score_sets(lambda image: detect(model, image), sets)
     detector.to(device)
     return scores
 

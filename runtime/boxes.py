@@ -72,16 +72,37 @@ def to_original(points: np.ndarray, ratio: float, width: int | None = None, heig
     return out
 
 
-def postprocess(raw: np.ndarray, ratio: float, width: int, height: int, confidence: float, iou: float) -> list[Detection]:
-    """[A,13] raw detector rows for one image -> detections in original pixels, best first."""
-    candidates = threshold(raw, confidence)
-    if not len(candidates):
-        return []
-    kept = candidates[nms(candidates[:, :4], candidates[:, 4], iou)]
-    boxes = to_original(kept[:, :4], ratio, width, height)
-    corners = to_original(kept[:, 5:13], ratio).reshape(-1, 4, 2)  # not clipped: warping handles the outside
+def candidates(raw: np.ndarray, ratio: float, confidence: float, iou: float, min_width: float = 0.0) -> np.ndarray:
+    """[A,13] rows of one pass in its input pixels -> the rows kept by threshold and NMS, in original
+    pixels (unclipped), best first. Boxes narrower than min_width input pixels are left out."""
+    rows = threshold(raw, confidence)
+    rows = rows[rows[:, 2] - rows[:, 0] >= min_width]
+    rows = rows[nms(rows[:, :4], rows[:, 4], iou)] if len(rows) else rows
+    rows[:, :4] = to_original(rows[:, :4], ratio)
+    rows[:, 5:13] = to_original(rows[:, 5:13], ratio)
+    return rows
+
+
+def add_unseen(kept: np.ndarray, extra: np.ndarray) -> np.ndarray:
+    """kept plus the rows of extra whose box touches none of kept's, best first. Plates do not
+    overlap one another, so an extra box that overlaps a kept one is the same plate, seen coarser."""
+    new = [r for r in extra if not len(kept) or iou_one_to_many(r[:4], kept[:, :4]).max() == 0]
+    rows = np.concatenate([kept, np.asarray(new, np.float32).reshape(-1, kept.shape[1])])
+    return rows[np.argsort(-rows[:, 4], kind="stable")]
+
+
+def to_detections(rows: np.ndarray, width: int, height: int) -> list[Detection]:
+    """Rows in original pixels -> detections with boxes clipped to the image (corners are not:
+    warping handles the outside); a box with nothing left inside the image is dropped."""
+    boxes = to_original(rows[:, :4], 1.0, width, height)
+    corners = rows[:, 5:13].reshape(-1, 4, 2)
     return [
-        Detection(box=boxes[i], score=float(kept[i, 4]), corners=corners[i])
-        for i in range(len(kept))
-        if boxes[i, 2] - boxes[i, 0] >= 1 and boxes[i, 3] - boxes[i, 1] >= 1  # lost after clipping
+        Detection(box=boxes[i], score=float(rows[i, 4]), corners=corners[i])
+        for i in range(len(rows))
+        if boxes[i, 2] - boxes[i, 0] >= 1 and boxes[i, 3] - boxes[i, 1] >= 1
     ]
+
+
+def postprocess(raw: np.ndarray, ratio: float, width: int, height: int, confidence: float, iou: float) -> list[Detection]:
+    """[A,13] raw detector rows of one pass for one image -> detections in original pixels, best first."""
+    return to_detections(candidates(raw, ratio, confidence, iou), width, height)

@@ -1,7 +1,8 @@
 """Letterbox + normalise: BGR image -> the detector's NCHW float32 input.
 
-Keeps the aspect ratio (scale r = min(W/w, H/h)), image at top-left, padding right/bottom,
-so mapping a box back to the original image is a single division by r.
+Keeps the aspect ratio (scale r = min(W/w, H/h, 1)), image at top-left, padding right/bottom,
+so mapping a box back to the original image is a single division by r. `shrink` makes the
+detector's second, coarse input from the first (see detector.py).
 """
 from __future__ import annotations
 
@@ -23,8 +24,9 @@ class Letterbox:
 
 
 def fit(image_width: int, image_height: int, width: int, height: int) -> Letterbox:
-    """Scale and resized size, rounded exactly as export/ does (Python round)."""
-    ratio = min(width / image_width, height / image_height)
+    """Scale and resized size (Python round). A small image is never enlarged: that adds no
+    detail, and a plate photographed alone (a crop) would grow past the sizes the detector finds."""
+    ratio = min(width / image_width, height / image_height, 1.0)
     new_w = min(width, max(1, round(image_width * ratio)))
     new_h = min(height, max(1, round(image_height * ratio)))
     return Letterbox(ratio, new_w, new_h)
@@ -40,18 +42,34 @@ def normalize_into(dst: np.ndarray, bgr: np.ndarray, norm: Normalization) -> Non
             plane += np.float32(bias[c])
 
 
+def resize(image: np.ndarray, box: Letterbox) -> np.ndarray:
+    """The image at the letterbox's size (bilinear), or the image itself when that is its size."""
+    if (box.width, box.height) == (image.shape[1], image.shape[0]):
+        return image
+    return cv2.resize(image, (box.width, box.height), interpolation=cv2.INTER_LINEAR)
+
+
+def shrink(picture: np.ndarray, factor: int) -> np.ndarray:
+    """A resized picture `factor` times smaller, by area average so that it does not alias."""
+    size = (max(1, picture.shape[1] // factor), max(1, picture.shape[0] // factor))
+    return cv2.resize(picture, size, interpolation=cv2.INTER_AREA)
+
+
+def place(picture: np.ndarray, width: int, height: int, pad_value: int, norm: Normalization) -> np.ndarray:
+    """BGR uint8 picture -> [1,3,height,width] float32 input: picture at the top-left, normalised,
+    padding right and bottom (normalised like the picture)."""
+    h, w = picture.shape[:2]
+    blob = np.empty((1, 3, height, width), np.float32)
+    gain, bias = norm.gain_bias()
+    for c in range(3):
+        value = np.float32(pad_value * gain[c] + bias[c])
+        blob[0, c, h:, :] = value
+        blob[0, c, :h, w:] = value
+    normalize_into(blob[0, :, :h, :w], picture, norm)
+    return blob
+
+
 def letterbox(image: np.ndarray, width: int, height: int, pad_value: int, norm: Normalization) -> tuple[np.ndarray, Letterbox]:
     """BGR uint8 HxWx3 -> ([1,3,height,width] float32 blob, placement)."""
     box = fit(image.shape[1], image.shape[0], width, height)
-    if (box.width, box.height) == (image.shape[1], image.shape[0]):
-        resized = image
-    else:
-        resized = cv2.resize(image, (box.width, box.height), interpolation=cv2.INTER_LINEAR)
-    blob = np.empty((1, 3, height, width), np.float32)
-    gain, bias = norm.gain_bias()
-    for c in range(3):  # padding, already normalised
-        value = np.float32(pad_value * gain[c] + bias[c])
-        blob[0, c, box.height:, :] = value
-        blob[0, c, :box.height, box.width:] = value
-    normalize_into(blob[0, :, :box.height, :box.width], resized, norm)
-    return blob, box
+    return place(resize(image, box), width, height, pad_value, norm), box

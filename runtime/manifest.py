@@ -50,6 +50,9 @@ class DetectorSpec:
     confidence: float
     iou: float
     turns_for_portrait: bool  # the graph takes any input size: a portrait image gets height x width
+    stride: int  # the largest: input sides must be multiples of it
+    coarse_factor: int  # the second pass sees the input this many times smaller (runtime/detector.py)
+    coarse_min_width: float  # and keeps its boxes at least this wide, in its own input pixels
 
     def input_size(self, image_width: int, image_height: int) -> tuple[int, int]:
         """(width, height) of the letterboxed input: turned for portrait images, so a phone
@@ -57,6 +60,12 @@ class DetectorSpec:
         if self.turns_for_portrait and image_height > image_width:
             return self.height, self.width
         return self.width, self.height
+
+    def coarse_size(self, width: int, height: int) -> tuple[int, int]:
+        """(width, height) of the coarse pass's input for a first-pass input of width x height."""
+        def side(n: int) -> int:
+            return -(-(n // self.coarse_factor) // self.stride) * self.stride
+        return side(width), side(height)
 
 
 @dataclass(frozen=True)
@@ -173,7 +182,12 @@ def load_manifest(models_dir: str | os.PathLike[str] | None = None, verify: bool
         pad_value=int(_get(det, "input.pad_value")),
         confidence=float(_get(det, "thresholds.confidence")), iou=float(_get(det, "thresholds.iou")),
         turns_for_portrait=bool(det["input"].get("turns_for_portrait", False)),
+        stride=max(int(v) for v in _get(det, "strides")),
+        coarse_factor=int(_get(det, "coarse_pass.factor")),
+        coarse_min_width=float(_get(det, "coarse_pass.min_width")),
     )
+    if detector.coarse_factor < 2:
+        raise ManifestError("manifest.json: detector.coarse_pass.factor must be an integer >= 2")
 
     rec = _get(raw, "recognizer")
     enc_path, enc_sha = _model_file(root, _get(rec, "encoder"), "recognizer.encoder", verify)

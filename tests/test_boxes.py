@@ -3,9 +3,9 @@ import cv2
 import numpy as np
 import pytest
 
-from runtime.boxes import iou_one_to_many, nms, postprocess, threshold, to_original
+from runtime.boxes import add_unseen, candidates, iou_one_to_many, nms, postprocess, threshold, to_original
 from runtime.crops import box_crop, crop_plate, is_valid_quad, rectify
-from runtime.letterbox import fit, letterbox
+from runtime.letterbox import fit, letterbox, place, shrink
 from runtime.manifest import Normalization
 from tiny_models import EXPECTED_BOXES, SCENE_ROWS, row
 
@@ -22,6 +22,41 @@ def test_fit_portrait():
     box = fit(600, 1000, 768, 448)
     assert box.ratio == pytest.approx(0.448)
     assert (box.width, box.height) == (269, 448)  # round(268.8)
+
+
+def test_fit_never_enlarges_a_small_image():
+    box = fit(200, 80, 768, 448)  # a plate photographed alone
+    assert box.ratio == 1.0 and (box.width, box.height) == (200, 80)
+
+
+def test_shrink_averages_blocks_and_place_pads_to_the_coarse_size():
+    picture = np.zeros((432, 768, 3), np.uint8)
+    picture[:4, :4] = 200  # one 4x4 block -> one pixel of 200
+    picture[4:8, :2] = 200  # half a block -> 100
+    small = shrink(picture, 4)
+    assert small.shape == (108, 192, 3)
+    assert small[0, 0, 0] == 200 and small[1, 0, 0] == 100 and small[0, 1, 0] == 0
+    blob = place(small, 192, 128, 114, PLAIN)
+    assert blob.shape == (1, 3, 128, 192) and blob[0, 0, 0, 0] == pytest.approx(200 / 255)
+    assert np.allclose(blob[0, :, 108:], 114 / 255)  # below the shrunk picture: padding
+
+
+def test_coarse_candidates_keep_only_wide_boxes_in_original_pixels():
+    raw = np.array([row((10, 10, 70, 30), 0.9), row((100, 10, 130, 20), 0.95), row((10, 50, 90, 80), 0.3)], np.float32)
+    rows = candidates(raw, 0.15, 0.4, 0.45, min_width=40)  # 1280x720 at 1/4 of the 0.6 letterbox
+    assert rows.shape == (1, 13) and rows[0, 4] == pytest.approx(0.9)
+    assert rows[0, :4].tolist() == pytest.approx([10 / 0.15, 10 / 0.15, 70 / 0.15, 30 / 0.15])
+
+
+def test_add_unseen_keeps_first_pass_boxes_and_adds_only_new_plates():
+    first = np.array([row((100, 100, 300, 160), 0.7)], np.float32)
+    coarse = np.array([row((90, 95, 330, 180), 0.95), row((290, 150, 400, 200), 0.9), row((500, 400, 900, 520), 0.8)],
+                      np.float32)
+    rows = add_unseen(first, coarse)
+    assert rows[:, 4].tolist() == pytest.approx([0.8, 0.7])  # both boxes touching the first pass's plate are dropped
+    assert rows[1, :4].tolist() == [100, 100, 300, 160]  # and the finer box stays
+    assert add_unseen(first[:0], coarse).shape == (3, 13)
+    assert add_unseen(first, coarse[:0]).tolist() == first.tolist()
 
 
 def test_letterbox_pads_right_and_bottom_and_swaps_to_rgb():

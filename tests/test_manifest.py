@@ -51,6 +51,23 @@ def test_missing_manifest_and_bad_fields(tiny_models_dir, tmp_path):
         load_manifest(copy)
 
 
+def test_coarse_pass_size_and_factor(tiny_models_dir, tmp_path):
+    spec = load_manifest(tiny_models_dir).detector
+    assert spec.coarse_size(768, 448) == (192, 128)  # 768x448 / 4 = 192x112, padded to the stride 32
+    assert spec.coarse_size(448, 768) == (128, 192)
+    copy = tmp_path / "m"
+    shutil.copytree(tiny_models_dir, copy)
+    raw = json.loads((copy / "manifest.json").read_text())
+    raw["detector"]["coarse_pass"]["factor"] = 1
+    (copy / "manifest.json").write_text(json.dumps(raw))
+    with pytest.raises(ManifestError, match="coarse_pass.factor must be an integer >= 2"):
+        load_manifest(copy)
+    del raw["detector"]["coarse_pass"]
+    (copy / "manifest.json").write_text(json.dumps(raw))
+    with pytest.raises(ManifestError, match="missing key 'coarse_pass.factor'"):
+        load_manifest(copy)
+
+
 def test_runtime_and_server_never_import_torch():
     code = "import sys, runtime, runtime.__main__, server; assert 'torch' not in sys.modules, 'torch imported'"
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)

@@ -80,3 +80,31 @@ def test_reads_pasted_plate(assets, reader: PlateReader, fmt: str, two_line: boo
         assert edit_distance(found[0].text, plate.text) <= 1, (found[0].text, plate.text)
     else:
         assert found[0].text == plate.text
+
+
+def test_reads_a_plate_photographed_alone(assets, reader: PlateReader) -> None:
+    """An upload that is nothing but the plate: placed at its own size, not blown up to the input."""
+    from export.data.plates import render_plate
+
+    plate = render_plate(np.random.default_rng(7), assets, fmt="mercosul", two_line=False)
+    h, w = plate.image.shape[:2]
+    alone = cv2.resize(plate.image, (220, round(220 * h / w)), interpolation=cv2.INTER_AREA)
+    plates = reader.read(alone)
+    assert [p.text for p in plates] == [plate.text]
+
+
+@pytest.mark.parametrize("plate_width", [800, 900])
+def test_finds_a_blurred_close_up(assets, reader: PlateReader, plate_width: int) -> None:
+    """A wide plate out of focus: too big and soft for the first pass, found by the coarse one."""
+    from export.data.plates import render_plate
+
+    plate = render_plate(np.random.default_rng(plate_width), assets, fmt="old", two_line=False)
+    h, w = plate.image.shape[:2]
+    size = (plate_width, round(plate_width * h / w))
+    frame = street(1280, 720)
+    x, y = 640 - size[0] // 2, 360 - size[1] // 2
+    frame[y : y + size[1], x : x + size[0]] = cv2.resize(plate.image, size, interpolation=cv2.INTER_AREA)
+    frame = cv2.GaussianBlur(frame, (0, 0), plate_width / 100)
+    truth = np.array([[x, y, size[0], size[1]]], np.float64)
+    plates = reader.read(frame)
+    assert any(iou_xywh(np.array([p.box], np.float64), truth).max() >= 0.5 for p in plates), [p.box for p in plates]

@@ -45,12 +45,13 @@ def _batch_expand(source: str, constant: str, tail: list[int], out: str, prefix:
 
 
 def detector_model(rows: np.ndarray) -> onnx.ModelProto:
-    """images [N,3,448,768] -> detections [N,A,13] = rows (given in input pixels) for every image."""
+    """images [N,3,H,W] -> detections [N,A,13] = rows (given in 768x448 input pixels, as fractions of
+    the input) for every image, whatever its size: the coarse pass sees the same fractions."""
     to_fractions = np.array([DET_W, DET_H, DET_W, DET_H, 1.0] + [DET_W, DET_H] * 4, np.float32)
     rows = (np.asarray(rows, np.float32) / to_fractions).reshape(1, -1, 13)
     inits = [numpy_helper.from_array(rows, "rows"), numpy_helper.from_array(np.array(rows.shape[1:], np.int64), "d_tail")]
     nodes = _batch_expand("images", "rows", list(rows.shape[1:]), "detections", "d")
-    return _model(nodes, [_f("images", ["N", 3, DET_H, DET_W])], [_f("detections", ["N", rows.shape[1], 13])], inits)
+    return _model(nodes, [_f("images", ["N", 3, "H", "W"])], [_f("detections", ["N", rows.shape[1], 13])], inits)
 
 
 def encoder_model() -> onnx.ModelProto:
@@ -154,6 +155,7 @@ def write_models(folder: Path, rows: np.ndarray, text: str = "ABC1D23", confiden
                        "layout": ["x1", "y1", "x2", "y2", "score", "tlx", "tly", "trx", "try", "brx", "bry", "blx", "bly"],
                        "coordinates": "fractions of the letterboxed input: x / width, y / height"},
             "strides": [8, 16, 32],
+            "coarse_pass": {"factor": 4, "min_width": 40},
             "thresholds": {"confidence": confidence, "iou": iou},
         },
         "recognizer": {

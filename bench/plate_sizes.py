@@ -1,0 +1,68 @@
+"""How detection and reading hold up as plates grow, up to a plate photographed alone.
+
+    python bench/plate_sizes.py [--data ../shared/data] [--models DIR] [--every 3]
+
+Real br-plate-crops validation crops (never trained on) pasted at the centre of a grey 768x448
+image (the detector's input size, so the width is the plate's width in its input) at widths
+from 60 to 760 px, then each crop uploaded alone as it is. A plate counts as found when the
+reader returns any plate, read when one of them has the crop's text.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from runtime import PlateReader  # noqa: E402
+from runtime.evaluate import DEFAULT_DATA, Sample, load_br_crops  # noqa: E402
+
+WIDTHS = (60, 120, 200, 260, 320, 400, 500, 650, 760)
+CANVAS_W, CANVAS_H, FILL = 768, 448, 114
+
+
+def pasted(crop: np.ndarray, width: int) -> np.ndarray:
+    """The crop resized to `width` px wide at the centre of a grey canvas of the detector's input size."""
+    height = min(CANVAS_H - 8, round(crop.shape[0] * width / crop.shape[1]))
+    canvas = np.full((CANVAS_H, CANVAS_W, 3), FILL, np.uint8)
+    y, x = (CANVAS_H - height) // 2, (CANVAS_W - width) // 2
+    canvas[y : y + height, x : x + width] = cv2.resize(crop, (width, height))
+    return canvas
+
+
+def score(reader: PlateReader, images: list[np.ndarray], samples: list[Sample]) -> tuple[int, int]:
+    """(found, read) over the images, each with the text of its sample."""
+    found = read = 0
+    for image, sample in zip(images, samples):
+        plates = reader.read(image)
+        found += bool(plates)
+        read += any(p.text == sample.labels[0].text for p in plates)
+    return found, read
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--models", type=Path, default=None)
+    parser.add_argument("--every", type=int, default=3, help="use every n-th validation crop for the pasted sizes")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    reader = PlateReader(args.models, threads=args.threads)
+    samples = load_br_crops(args.data, "val")
+    crops = [cv2.imread(str(s.path), cv2.IMREAD_COLOR) for s in samples]
+    some = slice(None, None, args.every)
+    print("| plate width in the 768x448 input | found | read | of |\n|---|---|---|---|")
+    for width in WIDTHS:
+        found, read = score(reader, [pasted(c, width) for c in crops[some]], samples[some])
+        print(f"| {width} px | {found} | {read} | {len(samples[some])} |")
+    found, read = score(reader, crops, samples)
+    print(f"| crop uploaded alone | {found} | {read} | {len(samples)} |")
+
+
+if __name__ == "__main__":
+    main()
