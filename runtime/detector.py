@@ -1,10 +1,11 @@
 """Plate detector: letterbox the image, run the ONNX graph at two scales, keep the plate boxes.
 
 The network finds plates up to about 200 px wide in its input; wider ones (a close-up, a plate
-photographed alone, a large blurred plate) it mostly misses: few of its training plates were that
-wide, and its deepest cells see little more. So a second, coarse pass runs the same graph on the input shrunk `coarse_factor`
-times (7% of the first pass's work, ~1 ms on 2 CPU cores) and adds the plates of at least `coarse_min_width`
-pixels there that the first pass did not find. Both numbers come from the manifest.
+photographed alone, a large blurred plate) it mostly misses: few of its training plates were
+that wide, and its deepest cells see little more. So a second, coarse pass runs the same graph
+on the input shrunk `coarse_factor` times (7% of the first pass's work, about 1 ms on 2 CPU
+cores) and adds the plates of at least `coarse_min_width` pixels there that the first pass did
+not find. Both numbers come from the manifest; `bench/plate_sizes.py` measures the difference.
 """
 from __future__ import annotations
 
