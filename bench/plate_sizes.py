@@ -1,11 +1,13 @@
-"""How detection and reading hold up as plates grow, up to a plate photographed alone.
+"""How detection and reading hold up with the plate's size: in the detector's input, up to a
+plate photographed alone, and in a 12 MP phone photo.
 
     python bench/plate_sizes.py [--data ../shared/data] [--models DIR] [--every 3]
 
 Real br-plate-crops validation crops (never trained on) pasted at the centre of a grey 768x448
 image (the detector's input size, so the width is the plate's width in its input) at widths
-from 60 to 760 px, then each crop uploaded alone as it is. A plate counts as found when the
-reader returns any plate, read when one of them has the crop's text.
+from 60 to 760 px; each crop uploaded alone as it is; and every other one of those crops pasted
+100 to 260 px wide into a 4032x3024 blurred-noise photo (shrunk 6.7 times to fit the input). A
+plate counts as found when the reader returns any plate, read when one of them has the crop's text.
 """
 from __future__ import annotations
 
@@ -24,6 +26,8 @@ from runtime.evaluate import DEFAULT_DATA, Sample, load_br_crops  # noqa: E402
 
 WIDTHS = (60, 120, 200, 260, 320, 400, 500, 650, 760)
 CANVAS_W, CANVAS_H, FILL = 768, 448, 114
+PHOTO_W, PHOTO_H = 4032, 3024
+PHOTO_WIDTHS = (100, 130, 160, 200, 260)
 
 
 def pasted(crop: np.ndarray, width: int) -> np.ndarray:
@@ -33,6 +37,15 @@ def pasted(crop: np.ndarray, width: int) -> np.ndarray:
     y, x = (CANVAS_H - height) // 2, (CANVAS_W - width) // 2
     canvas[y : y + height, x : x + width] = cv2.resize(crop, (width, height))
     return canvas
+
+
+def in_photo(crop: np.ndarray, width: int, photo: np.ndarray) -> np.ndarray:
+    """The crop resized to `width` px wide, pasted into a copy of the large photo below its centre."""
+    height = round(crop.shape[0] * width / crop.shape[1])
+    out = photo.copy()
+    y, x = PHOTO_H * 3 // 5, PHOTO_W // 2
+    out[y : y + height, x : x + width] = cv2.resize(crop, (width, height), interpolation=cv2.INTER_AREA)
+    return out
 
 
 def score(reader: PlateReader, images: list[np.ndarray], samples: list[Sample]) -> tuple[int, int]:
@@ -62,6 +75,13 @@ def main() -> None:
         print(f"| {width} px | {found} | {read} | {len(samples[some])} |")
     found, read = score(reader, crops, samples)
     print(f"| crop uploaded alone | {found} | {read} | {len(samples)} |")
+    rng = np.random.default_rng(1)
+    photo = cv2.GaussianBlur(rng.integers(60, 160, (PHOTO_H, PHOTO_W, 3), dtype=np.uint8), (0, 0), 6)
+    fewer = slice(None, None, 2 * args.every)
+    print(f"\n| plate width in a {PHOTO_W}x{PHOTO_H} photo | found | read | of |\n|---|---|---|---|")
+    for width in PHOTO_WIDTHS:
+        found, read = score(reader, [in_photo(c, width, photo) for c in crops[fewer]], samples[fewer])
+        print(f"| {width} px | {found} | {read} | {len(samples[fewer])} |")
 
 
 if __name__ == "__main__":

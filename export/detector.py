@@ -22,6 +22,9 @@ OUTPUTS = 1 + 4 + 8  # objectness, l t r b, four corners (x, y)
 # 200 px: 65 of 83 found, at 260 px: 18); the runtime's second pass on the input shrunk 4 times
 # finds the wider ones, keeping there boxes of 40 px (160 px at full size) and more.
 COARSE_FACTOR, COARSE_MIN_WIDTH = 4, 40
+# A plate seen small in a large photo is looked at again in a 320x192 window three plate widths
+# wide: about 107 px wide there, where the network places corners best.
+REFINE_WIDTH, REFINE_HEIGHT, REFINE_CONTEXT = 320, 192, 3
 
 
 class Separable(nn.Module):

@@ -94,6 +94,7 @@ def export_detector(checkpoint: Path, out: Path, data: Path | None) -> dict:
                    "coordinates": "fractions of the letterboxed input: x / width, y / height"},
         "strides": list(det.STRIDES),
         "coarse_pass": {"factor": det.COARSE_FACTOR, "min_width": det.COARSE_MIN_WIDTH},
+        "refine_pass": {"width": det.REFINE_WIDTH, "height": det.REFINE_HEIGHT, "context": det.REFINE_CONTEXT},
         "thresholds": {"confidence": CONFIDENCE, "iou": IOU},
         "parity_max_abs_diff": worst,
         "training": state.get("training", {}),

@@ -1,20 +1,33 @@
-"""Plate detector: letterbox the image, run the ONNX graph at two scales, keep the plate boxes.
+"""Plate detector: letterbox the image, run the ONNX graph at two scales, keep the plate boxes,
+and look again, at the photo's own resolution, at plates the first look saw small.
 
 The network finds plates up to about 200 px wide in its input; wider ones (a close-up, a plate
 photographed alone, a large blurred plate) it mostly misses: few of its training plates were
 that wide, and its deepest cells see little more. So a second, coarse pass runs the same graph
 on the input shrunk `coarse_factor` times (7% of the first pass's work, about 1 ms on 2 CPU
 cores) and adds the plates of at least `coarse_min_width` pixels there that the first pass did
-not find. Both numbers come from the manifest; `bench/plate_sizes.py` measures the difference.
+not find.
+
+In a large photo (a 12 MP phone picture is shrunk 6.7 times to fit the input) a plate 160 px
+wide is 24 px in the input, and corners placed to a pixel there are 7 px off in the photo:
+enough to cut characters off when the crop is rectified. Such a plate is looked at again in a
+`refine_width` x `refine_height` window of the photo `refine_context` plate widths wide,
+at least twice the first pass's resolution and never enlarged, and takes the box and corners
+found there. All these numbers come from the manifest; `bench/plate_sizes.py` measures them.
 """
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import onnxruntime as ort
 
-from .boxes import Detection, add_unseen, candidates, to_detections, to_input_pixels
-from .letterbox import fit, place, resize, shrink
+from .boxes import Detection, add_unseen, candidates, iou_one_to_many, to_detections, to_input_pixels
+from .crops import shrink
+from .letterbox import fit, place, resize
 from .manifest import DetectorSpec
+
+X_COLUMNS = [0, 2, 5, 7, 9, 11]  # of a detection row: x1 y1 x2 y2 score tlx tly trx try brx bry blx bly
+Y_COLUMNS = [1, 3, 6, 8, 10, 12]
 
 
 class Detector:
@@ -41,4 +54,40 @@ class Detector:
         found = candidates(self.raw(place(picture, width, height, s.pad_value, s.norm)), box.ratio, confidence, iou)
         coarse = place(shrink(picture, s.coarse_factor), *s.coarse_size(width, height), s.pad_value, s.norm)
         large = candidates(self.raw(coarse), box.ratio / s.coarse_factor, confidence, iou, s.coarse_min_width)
-        return to_detections(add_unseen(found, large), image.shape[1], image.shape[0])
+        rows = add_unseen(found, large)
+        rows = np.array([self.refine(image, r, box.ratio, confidence, iou) for r in rows], np.float32).reshape(-1, 13)
+        return to_detections(rows, image.shape[1], image.shape[0])
+
+    def refine(self, image: np.ndarray, row: np.ndarray, ratio: float, confidence: float, iou: float) -> np.ndarray:
+        """One plate's row (original pixels) -> the box and corners found for it in a window of the
+        photo at a higher resolution than the pass that found it; the row itself where the photo
+        has no more resolution to give, or the window finds no box on the plate."""
+        s = self.spec
+        x1, y1, x2, y2 = (float(v) for v in row[:4])
+        scale = min(1.0, s.refine_width / (s.refine_context * max(x2 - x1, 1.0)))
+        if scale < 2 * ratio:
+            return row
+        left = int(np.floor((x1 + x2) / 2 - s.refine_width / scale / 2))
+        top = int(np.floor((y1 + y2) / 2 - s.refine_height / scale / 2))
+        window = window_of(image, left, top, scale, s.refine_width, s.refine_height, s.pad_value)
+        seen = candidates(self.raw(place(window, s.refine_width, s.refine_height, s.pad_value, s.norm)), scale,
+                          confidence, iou)
+        if not len(seen):
+            return row
+        seen[:, X_COLUMNS] += left
+        seen[:, Y_COLUMNS] += top
+        seen[:, 4] = row[4]  # the score stays the first look's: the same plate, placed better
+        overlap = iou_one_to_many(row[:4], seen[:, :4])
+        return seen[int(overlap.argmax())] if overlap.max() >= 0.5 else row
+
+
+def window_of(image: np.ndarray, left: int, top: int, scale: float, width: int, height: int,
+              pad_value: int) -> np.ndarray:
+    """The part of the image from (left, top) that fills width x height once scaled by `scale`,
+    area-averaged, padded with the letterbox grey where it leaves the image."""
+    right, bottom = left + round(width / scale), top + round(height / scale)
+    h, w = image.shape[:2]
+    part = image[max(top, 0):max(min(bottom, h), 1), max(left, 0):max(min(right, w), 1)]
+    part = cv2.copyMakeBorder(part, max(-top, 0), max(bottom - h, 0), max(-left, 0), max(right - w, 0),
+                              cv2.BORDER_CONSTANT, value=(pad_value,) * 3)
+    return cv2.resize(part, (width, height), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)

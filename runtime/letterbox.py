@@ -1,8 +1,7 @@
 """Letterbox + normalise: BGR image -> the detector's NCHW float32 input.
 
 Keeps the aspect ratio (scale r = min(W/w, H/h, 1)), image at top-left, padding right/bottom,
-so mapping a box back to the original image is a single division by r. `shrink` makes the
-detector's second, coarse input from the first (see detector.py).
+so mapping a box back to the original image is a single division by r.
 """
 from __future__ import annotations
 
@@ -47,12 +46,6 @@ def resize(image: np.ndarray, box: Letterbox) -> np.ndarray:
     if (box.width, box.height) == (image.shape[1], image.shape[0]):
         return image
     return cv2.resize(image, (box.width, box.height), interpolation=cv2.INTER_LINEAR)
-
-
-def shrink(picture: np.ndarray, factor: int) -> np.ndarray:
-    """A resized picture `factor` times smaller, by area average so that it does not alias."""
-    size = (max(1, picture.shape[1] // factor), max(1, picture.shape[0] // factor))
-    return cv2.resize(picture, size, interpolation=cv2.INTER_AREA)
 
 
 def place(picture: np.ndarray, width: int, height: int, pad_value: int, norm: Normalization) -> np.ndarray:

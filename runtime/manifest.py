@@ -53,6 +53,9 @@ class DetectorSpec:
     stride: int  # the largest: input sides must be multiples of it
     coarse_factor: int  # the second pass sees the input this many times smaller (runtime/detector.py)
     coarse_min_width: float  # and keeps its boxes at least this wide, in its own input pixels
+    refine_width: int  # a small plate is looked at again in a window this size (runtime/detector.py)
+    refine_height: int
+    refine_context: float  # that is this many plate widths wide
 
     def input_size(self, image_width: int, image_height: int) -> tuple[int, int]:
         """(width, height) of the letterboxed input: turned for portrait images, so a phone
@@ -185,6 +188,8 @@ def load_manifest(models_dir: str | os.PathLike[str] | None = None, verify: bool
         stride=max(int(v) for v in _get(det, "strides")),
         coarse_factor=int(_get(det, "coarse_pass.factor")),
         coarse_min_width=float(_get(det, "coarse_pass.min_width")),
+        refine_width=int(_get(det, "refine_pass.width")), refine_height=int(_get(det, "refine_pass.height")),
+        refine_context=float(_get(det, "refine_pass.context")),
     )
     if detector.coarse_factor < 2:
         raise ManifestError("manifest.json: detector.coarse_pass.factor must be an integer >= 2")

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from runtime.boxes import add_unseen, candidates, iou_one_to_many, nms, postprocess, threshold, to_original
-from runtime.crops import box_crop, crop_plate, is_valid_quad, rectify
-from runtime.letterbox import fit, letterbox, place, shrink
+from runtime.crops import box_crop, crop_plate, is_valid_quad, rectify, shrink
+from runtime.letterbox import fit, letterbox, place
 from runtime.manifest import Normalization
 from tiny_models import EXPECTED_BOXES, SCENE_ROWS, row
 
@@ -150,3 +150,14 @@ def test_rectify_maps_an_offset_quad_as_the_full_image_would():
     target = np.float32([[0, 0], [144, 0], [144, 48], [0, 48]])
     expected = cv2.warpPerspective(image, cv2.getPerspectiveTransform(quad, target), (144, 48), flags=cv2.INTER_LINEAR)
     assert np.abs(rectify(image, quad, 144, 48).astype(int) - expected).max() <= 1
+
+
+def test_refine_window_is_cut_scaled_and_padded_where_it_leaves_the_image():
+    from runtime.detector import window_of
+
+    image = np.zeros((100, 100, 3), np.uint8)
+    image[:20, :20] = 200
+    window = window_of(image, -10, -10, 0.5, 40, 20, 114)  # 80x40 px of the image from (-10, -10), halved
+    assert window.shape == (20, 40, 3)
+    assert (window[:5, :] == 114).all() and (window[:, :5] == 114).all()  # the 10 px outside, halved
+    assert (window[5:15, 5:15] == 200).all() and (window[15:, 20:] == 0).all()

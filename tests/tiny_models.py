@@ -156,6 +156,7 @@ def write_models(folder: Path, rows: np.ndarray, text: str = "ABC1D23", confiden
                        "coordinates": "fractions of the letterboxed input: x / width, y / height"},
             "strides": [8, 16, 32],
             "coarse_pass": {"factor": 4, "min_width": 40},
+            "refine_pass": {"width": 320, "height": 192, "context": 3},
             "thresholds": {"confidence": confidence, "iou": iou},
         },
         "recognizer": {
