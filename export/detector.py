@@ -25,6 +25,9 @@ COARSE_FACTOR, COARSE_MIN_WIDTH = 4, 40
 # A plate seen small in a large photo is looked at again in a 320x192 window three plate widths
 # wide: about 107 px wide there, where the network places corners best.
 REFINE_WIDTH, REFINE_HEIGHT, REFINE_CONTEXT = 320, 192, 3
+# A photo at least 3 times the input on both sides (a phone's 12 MP) is read with an input twice
+# as large (1536x896), where a plate 100 px wide in the photo is 30 px, not 15.
+LARGE_FROM, LARGE_INPUT_SCALE = 3, 2
 
 
 class Separable(nn.Module):

@@ -95,6 +95,7 @@ def export_detector(checkpoint: Path, out: Path, data: Path | None) -> dict:
         "strides": list(det.STRIDES),
         "coarse_pass": {"factor": det.COARSE_FACTOR, "min_width": det.COARSE_MIN_WIDTH},
         "refine_pass": {"width": det.REFINE_WIDTH, "height": det.REFINE_HEIGHT, "context": det.REFINE_CONTEXT},
+        "large_images": {"from": det.LARGE_FROM, "input_scale": det.LARGE_INPUT_SCALE},
         "thresholds": {"confidence": CONFIDENCE, "iou": IOU},
         "parity_max_abs_diff": worst,
         "training": state.get("training", {}),

@@ -8,9 +8,9 @@ on the input shrunk `coarse_factor` times (7% of the first pass's work, about 1 
 cores) and adds the plates of at least `coarse_min_width` pixels there that the first pass did
 not find.
 
-In a large photo (a 12 MP phone picture is shrunk 6.7 times to fit the input) a plate 160 px
-wide is 24 px in the input, and corners placed to a pixel there are 7 px off in the photo:
-enough to cut characters off when the crop is rectified. Such a plate is looked at again in a
+In a large photo (a 12 MP phone picture is shrunk 2.6 times even to its doubled input,
+manifest.py) a plate 120 px wide is 46 px in the input, and corners placed to a pixel there
+are 3 px off in the photo: enough to cut characters off when the crop is rectified. Such a plate is looked at again in a
 `refine_width` x `refine_height` window of the photo `refine_context` plate widths wide,
 at least twice the first pass's resolution and never enlarged, and takes the box and corners
 found there. All these numbers come from the manifest; `bench/plate_sizes.py` measures them.

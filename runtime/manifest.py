@@ -57,12 +57,19 @@ class DetectorSpec:
     refine_height: int
     refine_context: float  # that is this many plate widths wide
 
+    large_from: float  # an image this many times the input on both sides or more ...
+    large_scale: int  # ... gets an input this many times larger on each side
+
     def input_size(self, image_width: int, image_height: int) -> tuple[int, int]:
         """(width, height) of the letterboxed input: turned for portrait images, so a phone
-        photo held upright keeps as many pixels on its plates as a landscape one."""
+        photo held upright keeps as many pixels on its plates as a landscape one; larger for a
+        large photo, where a plate 100 px wide would otherwise shrink below what the network finds."""
+        width, height = self.width, self.height
         if self.turns_for_portrait and image_height > image_width:
-            return self.height, self.width
-        return self.width, self.height
+            width, height = height, width
+        if min(image_width / width, image_height / height) >= self.large_from:
+            return width * self.large_scale, height * self.large_scale
+        return width, height
 
     def coarse_size(self, width: int, height: int) -> tuple[int, int]:
         """(width, height) of the coarse pass's input for a first-pass input of width x height."""
@@ -190,6 +197,7 @@ def load_manifest(models_dir: str | os.PathLike[str] | None = None, verify: bool
         coarse_min_width=float(_get(det, "coarse_pass.min_width")),
         refine_width=int(_get(det, "refine_pass.width")), refine_height=int(_get(det, "refine_pass.height")),
         refine_context=float(_get(det, "refine_pass.context")),
+        large_from=float(_get(det, "large_images.from")), large_scale=int(_get(det, "large_images.input_scale")),
     )
     if detector.coarse_factor < 2:
         raise ManifestError("manifest.json: detector.coarse_pass.factor must be an integer >= 2")

@@ -28,6 +28,8 @@ def test_detector_input_turns_for_portrait_only_when_the_manifest_says_so(tiny_m
     turning = load_manifest(copy).detector
     assert turning.input_size(720, 1280) == (448, 768)
     assert turning.input_size(1280, 720) == (768, 448) and turning.input_size(500, 500) == (768, 448)
+    assert turning.input_size(4032, 3024) == (1536, 896)  # a 12 MP photo: 5.25x the input, input doubled
+    assert turning.input_size(3024, 4032) == (896, 1536) and turning.input_size(1920, 1080) == (768, 448)
 
 
 def test_sha_mismatch_is_a_clear_error(tiny_models_dir, tmp_path):

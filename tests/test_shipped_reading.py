@@ -110,18 +110,25 @@ def test_finds_a_blurred_close_up(assets, reader: PlateReader, plate_width: int)
     assert any(iou_xywh(np.array([p.box], np.float64), truth).max() >= 0.5 for p in plates), [p.box for p in plates]
 
 
-@pytest.mark.parametrize("fmt,plate_width,seed", [("old", 240, 242), ("mercosul", 210, 211), ("mercosul", 170, 170)])
-def test_reads_a_small_plate_in_a_12_mp_photo(assets, reader: PlateReader, fmt: str, plate_width: int, seed: int) -> None:
-    """A 4032x3024 photo is shrunk 6.7 times for the detector: its corners are only good to ~7 px
-    there, and the plate is read after a second look at the photo's own resolution."""
+def test_reads_small_plates_in_a_12_mp_photo(assets, reader: PlateReader) -> None:
+    """A 4032x3024 photo gets a 1536x896 input, still 2.6 times smaller: a plate 100-180 px wide
+    is found there, but its corners are only good to 3-4 px of the photo. All 30 plates of this
+    grid are read after the second look at the photo's own resolution; without it 4 were not."""
     from export.data.plates import render_plate
 
-    plate = render_plate(np.random.default_rng(seed), assets, fmt=fmt, two_line=False)
-    h, w = plate.image.shape[:2]
-    size = (plate_width, round(plate_width * h / w))
     photo = street(4032, 3024)
-    x, y = 2200, 1900
-    photo[y : y + size[1], x : x + size[0]] = cv2.resize(plate.image, size, interpolation=cv2.INTER_AREA)
-    truth = np.array([[x, y, size[0], size[1]]], np.float64)
-    found = [p for p in reader.read(photo) if iou_xywh(np.array([p.box], np.float64), truth).max() >= 0.5]
-    assert [p.text for p in found] == [plate.text]
+    wrong = []
+    for fmt in ("old", "mercosul"):
+        for plate_width in (100, 120, 140, 160, 180):
+            for seed in range(3):
+                plate = render_plate(np.random.default_rng(plate_width + seed), assets, fmt=fmt, two_line=False)
+                h, w = plate.image.shape[:2]
+                size = (plate_width, round(plate_width * h / w))
+                image = photo.copy()
+                x, y = 2200, 1900
+                image[y : y + size[1], x : x + size[0]] = cv2.resize(plate.image, size, interpolation=cv2.INTER_AREA)
+                truth = np.array([[x, y, size[0], size[1]]], np.float64)
+                found = [p.text for p in reader.read(image) if iou_xywh(np.array([p.box], np.float64), truth).max() >= 0.5]
+                if found != [plate.text]:
+                    wrong.append((fmt, plate_width, seed, found, plate.text))
+    assert wrong == []

@@ -157,6 +157,7 @@ def write_models(folder: Path, rows: np.ndarray, text: str = "ABC1D23", confiden
             "strides": [8, 16, 32],
             "coarse_pass": {"factor": 4, "min_width": 40},
             "refine_pass": {"width": 320, "height": 192, "context": 3},
+            "large_images": {"from": 3, "input_scale": 2},
             "thresholds": {"confidence": confidence, "iou": iou},
         },
         "recognizer": {
