@@ -38,7 +38,7 @@ from export.data.scenes import PlateLabel, Scene, render_scene
 from export.detector import INPUT_HEIGHT, INPUT_WIDTH, Detector, ExportedDetector
 from export.detector_loss import Targets, detection_loss
 from export.training import add_run_arguments, start_run, to_tensor
-from runtime.boxes import postprocess, to_input_pixels
+from runtime.boxes import postprocess, to_input_pixels, xywh
 from runtime.letterbox import letterbox
 from runtime.manifest import Normalization
 from runtime.metrics import match_boxes, unboxed_hits, unmatched
@@ -119,7 +119,7 @@ def detect(model: ExportedDetector, image: np.ndarray) -> np.ndarray:
     blob, box = letterbox(image, INPUT_WIDTH, INPUT_HEIGHT, PAD_VALUE, NORMALIZATION)
     raw = to_input_pixels(model(torch.from_numpy(blob))[0].numpy(), INPUT_WIDTH, INPUT_HEIGHT)
     found = postprocess(raw, box.ratio, image.shape[1], image.shape[0], CONFIDENCE, IOU)
-    return np.array([[d.box[0], d.box[1], d.box[2] - d.box[0], d.box[3] - d.box[1]] for d in found]).reshape(-1, 4)
+    return xywh(found)
 
 
 ValItem = tuple[np.ndarray, np.ndarray, np.ndarray]  # image, labelled boxes, unboxed plates (x, y, w, h)

@@ -12,11 +12,10 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
-
 from export.data.assets import load_assets
 from export.data.real import load_scenes_ro, split_scenes_ro
 from export.train_detector import score_sets, validation_sets
+from runtime.boxes import xywh
 from runtime.reader import PlateReader
 
 
@@ -32,12 +31,8 @@ def main() -> None:
     reader = PlateReader(args.models, providers="cpu", threads=args.threads)
     _, val = split_scenes_ro(load_scenes_ro(args.data))
     sets = validation_sets(load_assets(args.data, args.fonts), val, args.synthetic, args.seed)
-
-    def find(image: np.ndarray) -> np.ndarray:
-        boxes = [d.box for d in reader.detector(image, reader.confidence, reader.iou)]
-        return np.array([[x1, y1, x2 - x1, y2 - y1] for x1, y1, x2, y2 in boxes]).reshape(-1, 4)
-
-    print(json.dumps({"models": str(reader.manifest.root), "seed": args.seed, **score_sets(find, sets)}, indent=1))
+    scores = score_sets(lambda image: xywh(reader.detector(image, reader.confidence, reader.iou)), sets)
+    print(json.dumps({"models": str(reader.manifest.root), "seed": args.seed, **scores}, indent=1))
 
 
 if __name__ == "__main__":

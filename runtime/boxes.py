@@ -94,7 +94,9 @@ def add_unseen(kept: np.ndarray, extra: np.ndarray) -> np.ndarray:
 def to_detections(rows: np.ndarray, width: int, height: int) -> list[Detection]:
     """Rows in original pixels -> detections with boxes clipped to the image (corners are not:
     warping handles the outside); a box with nothing left inside the image is dropped."""
-    boxes = to_original(rows[:, :4], 1.0, width, height)
+    boxes = rows[:, :4].copy()
+    boxes[:, 0::2] = boxes[:, 0::2].clip(0, width)
+    boxes[:, 1::2] = boxes[:, 1::2].clip(0, height)
     corners = rows[:, 5:13].reshape(-1, 4, 2)
     return [
         Detection(box=boxes[i], score=float(rows[i, 4]), corners=corners[i])
@@ -106,3 +108,9 @@ def to_detections(rows: np.ndarray, width: int, height: int) -> list[Detection]:
 def postprocess(raw: np.ndarray, ratio: float, width: int, height: int, confidence: float, iou: float) -> list[Detection]:
     """[A,13] raw detector rows of one pass for one image -> detections in original pixels, best first."""
     return to_detections(candidates(raw, ratio, confidence, iou), width, height)
+
+
+def xywh(detections: list[Detection]) -> np.ndarray:
+    """Detections -> their boxes as [K,4] float x, y, width, height, as the metrics take them."""
+    return np.array([[d.box[0], d.box[1], d.box[2] - d.box[0], d.box[3] - d.box[1]] for d in detections],
+                    np.float64).reshape(-1, 4)

@@ -10,10 +10,11 @@ not find.
 
 In a large photo (a 12 MP phone picture is shrunk 2.6 times even to its doubled input,
 manifest.py) a plate 120 px wide is 46 px in the input, and corners placed to a pixel there
-are 3 px off in the photo: enough to cut characters off when the crop is rectified. Such a plate is looked at again in a
-`refine_width` x `refine_height` window of the photo `refine_context` plate widths wide,
-at least twice the first pass's resolution and never enlarged, and takes the box and corners
-found there. All these numbers come from the manifest; `bench/plate_sizes.py` measures them.
+are 3 px off in the photo: enough to cut characters off when the crop is rectified. Such a
+plate is looked at again in a `refine_width` x `refine_height` window of the photo
+`refine_context` plate widths wide, at least twice the first pass's resolution and never
+enlarged, and takes the box and corners found there. All these numbers come from the
+manifest; `bench/plate_sizes.py` measures them.
 """
 from __future__ import annotations
 

@@ -56,7 +56,6 @@ class DetectorSpec:
     refine_width: int  # a small plate is looked at again in a window this size (runtime/detector.py)
     refine_height: int
     refine_context: float  # that is this many plate widths wide
-
     large_from: float  # an image this many times the input on both sides or more ...
     large_scale: int  # ... gets an input this many times larger on each side
 
