@@ -87,10 +87,10 @@ def plate_crops(reader: Any, images: list[np.ndarray], want: int = 16) -> tuple[
 # ---------------------------------------------------------------- timing
 
 def first_pass(reader: Any, image: np.ndarray) -> list[Any]:
-    """The detector stage as it was before the coarse pass and the second look: letterbox, graph, NMS."""
+    """The detector stage as it was before the coarse pass and the second look: letterbox, graph, decoding, NMS."""
     spec = reader.detector.spec
     blob, box = letterbox(image, *spec.input_size(image.shape[1], image.shape[0]), spec.pad_value, spec.norm)
-    return postprocess(reader.detector.raw(blob), box.ratio, image.shape[1], image.shape[0], reader.confidence,
+    return postprocess(reader.detector.rows(blob, reader.confidence), box.ratio, image.shape[1], image.shape[0], reader.confidence,
                        reader.iou)
 
 
@@ -435,9 +435,11 @@ def main(argv: list[str] | None = None) -> int:
     for row in rows:
         if row["stage"] == "recognizer_b8":
             row["per_plate_ms"] = round(row["median_ms"] / 8, 3)
-    print_table("stages (ms per call; per_second = images or plates per second)", rows,
-                ["stage", "count", "median_ms", "p95_ms", "p99_ms", "per_second", "per_plate_ms"])
-
+    if rows:
+        print_table("stages (ms per call; per_second = images or plates per second)", rows,
+                    ["stage", "count", "median_ms", "p95_ms", "p99_ms", "per_second", "per_plate_ms"])
+    if "flops" in wanted and not stages:
+        print("\nFLOPs skipped: they are a share of timed stages; add detector, recognizer or e2e to --stages")
     if "flops" in wanted and stages:
         try:
             peak = measure_peak(args.threads)

@@ -3,10 +3,13 @@
 Each cell of the stride 8/16/32 maps predicts an objectness logit, the distances from its
 centre to the plate box's four sides (in strides, through exp) and the offsets of the
 plate's four corners from its centre (in strides), so the runtime can rectify tilted
-plates before OCR. `decode` turns the maps into [N, A, 13] rows in input pixels inside
-the exported graph; score thresholding and NMS stay in the runtime, where a handful of
-candidates cost microseconds and the graph stays free of NMS ops that some execution
-providers (TensorRT, older CPU builds) handle poorly.
+plates before OCR. The exported graph ends at these maps: decoding every cell inside it
+(cell centres, exp, broadcasts over [A, 4, 2]) took a third of the graph's time on 2 CPU
+cores, for the handful of cells above the score threshold that the runtime keeps. So the
+runtime decodes only those (runtime/boxes.py::decode), and threshold and NMS stay there too,
+where a handful of candidates cost microseconds and the graph stays free of NMS ops that
+some execution providers (TensorRT, older CPU builds) handle poorly. `decode_boxes` and
+`decode_corners` below are the same formulas in torch, for the loss.
 """
 from __future__ import annotations
 
@@ -18,6 +21,9 @@ from export.layers import conv_bn
 STRIDES = (8, 16, 32)
 INPUT_HEIGHT, INPUT_WIDTH = 448, 768  # 1280x720 letterboxes at exactly 0.6
 OUTPUTS = 1 + 4 + 8  # objectness, l t r b, four corners (x, y)
+CHANNELS = ("objectness", "left", "top", "right", "bottom", "tl_x", "tl_y", "tr_x", "tr_y", "br_x", "br_y", "bl_x", "bl_y")
+MAP_NAMES = tuple(f"stride{s}" for s in STRIDES)
+MAX_LOG_SIDE = 6.0  # side distances are exp(min(v, 6)) strides: at most 403 strides, whatever the logits
 # The trained network finds plates up to about 200 px wide in its input (real crops pasted at
 # 200 px: 65 of 83 found, at 260 px: 18); the runtime's second pass on the input shrunk 4 times
 # finds the wider ones, keeping there boxes of 40 px (160 px at full size) and more.
@@ -66,7 +72,8 @@ class Detector(nn.Module):
         nn.init.constant_(self.head[-1].bias[0], -4.6)  # start with ~1% objectness: stable early loss
 
     def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
-        """Images [N,3,H,W] -> raw maps [N,13,H/s,W/s] for s in STRIDES."""
+        """Images [N,3,H,W] -> raw maps [N,13,H/s,W/s] for s in STRIDES: what ships (named MAP_NAMES
+        in the ONNX file), for any input whose sides are multiples of 32."""
         c3 = self.c3(self.stem(images))
         c4 = self.c4(c3)
         c5 = self.c5(c4)
@@ -95,7 +102,7 @@ def flatten_maps(maps: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, 
 
 def decode_boxes(preds: torch.Tensor, centres: torch.Tensor, strides: torch.Tensor) -> torch.Tensor:
     """Side distances (log-strides) -> x1, y1, x2, y2 in input pixels, [N,A,4]."""
-    ltrb = torch.exp(preds[..., 1:5].clamp(max=6.0)) * strides[:, None]
+    ltrb = torch.exp(preds[..., 1:5].clamp(max=MAX_LOG_SIDE)) * strides[:, None]
     return torch.cat([centres - ltrb[..., :2], centres + ltrb[..., 2:]], dim=-1)
 
 
@@ -103,22 +110,3 @@ def decode_corners(preds: torch.Tensor, centres: torch.Tensor, strides: torch.Te
     """Corner offsets (strides) -> TL, TR, BR, BL in input pixels, [N,A,8]."""
     return (preds[..., 5:13].reshape(*preds.shape[:2], 4, 2) * strides[:, None, None] + centres[:, None]).flatten(2)
 
-
-class ExportedDetector(nn.Module):
-    """What ships: images -> detections [N, A, 13] (x1 y1 x2 y2 score, 4 corners).
-
-    Coordinates leave the graph as fractions of the input width (x) and height (y): values
-    of order 1 keep float32 round-off far below the export's 1e-4 parity bound, where
-    pixel values in the thousands would not.
-    """
-
-    def __init__(self, detector: Detector) -> None:
-        super().__init__()
-        self.detector = detector
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        preds, centres, strides = flatten_maps(self.detector(images))
-        size = torch._shape_as_tensor(images)[[3, 2]].to(preds.dtype)  # x, y; traced, so any input size works
-        boxes = (decode_boxes(preds, centres, strides).reshape(*preds.shape[:2], 2, 2) / size).flatten(2)
-        corners = (decode_corners(preds, centres, strides).reshape(*preds.shape[:2], 4, 2) / size).flatten(2)
-        return torch.cat([boxes, torch.sigmoid(preds[..., :1]), corners], -1)

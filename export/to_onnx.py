@@ -58,7 +58,7 @@ def parity(module: torch.nn.Module, path: Path, feeds: dict[str, np.ndarray]) ->
     got = session.run(None, feeds)
     with torch.no_grad():
         want = module(*[torch.from_numpy(v) for v in feeds.values()])
-    want = want if isinstance(want, tuple) else (want,)
+    want = tuple(want) if isinstance(want, (tuple, list)) else (want,)
     worst = max(float(np.abs(g - w.numpy()).max()) for g, w in zip(got, want))
     if worst > TOLERANCE:
         raise SystemExit(f"{path.name}: ONNX Runtime differs from PyTorch by {worst:.2e} > {TOLERANCE}")
@@ -70,11 +70,11 @@ def export_detector(checkpoint: Path, out: Path, data: Path | None) -> dict:
     state = torch.load(checkpoint, map_location="cpu", weights_only=False)
     model = det.Detector()
     model.load_state_dict(trained_weights(state))
-    exported = det.ExportedDetector(model.eval()).eval()
+    exported = model.eval()
     path = out / "detector.onnx"
     example = torch.rand(1, 3, det.INPUT_HEIGHT, det.INPUT_WIDTH)
-    export(exported, (example,), path, ["images"], ["detections"],
-           {"images": {2: "height", 3: "width"}, "detections": {1: "cells"}})
+    map_axes = {name: {2: f"height_{s}", 3: f"width_{s}"} for name, s in zip(det.MAP_NAMES, det.STRIDES)}
+    export(exported, (example,), path, ["images"], list(det.MAP_NAMES), {"images": {2: "height", 3: "width"}} | map_axes)
     rng = np.random.default_rng(0)
     worst = max(parity(exported, path, {"images": rng.random((2, 3, h, w), np.float32)})
                 for h, w in ((det.INPUT_HEIGHT, det.INPUT_WIDTH), (det.INPUT_WIDTH, det.INPUT_HEIGHT)))
@@ -89,9 +89,10 @@ def export_detector(checkpoint: Path, out: Path, data: Path | None) -> dict:
         "input": {"name": "images", "height": det.INPUT_HEIGHT, "width": det.INPUT_WIDTH, "channels": "RGB",
                   "scale": NORMALIZATION.scale, "mean": list(NORMALIZATION.mean), "std": list(NORMALIZATION.std),
                   "pad_value": PAD_VALUE, "turns_for_portrait": True},
-        "output": {"name": "detections",
-                   "layout": ["x1", "y1", "x2", "y2", "score", "tlx", "tly", "trx", "try", "brx", "bry", "blx", "bly"],
-                   "coordinates": "fractions of the letterboxed input: x / width, y / height"},
+        "output": {"names": list(det.MAP_NAMES), "channels": list(det.CHANNELS), "max_log_side": det.MAX_LOG_SIDE,
+                   "decoding": "per map [N, 13, H/s, W/s] of stride s: score = sigmoid(objectness); cell centre "
+                               "c = ((col + 0.5) s, (row + 0.5) s); box sides c -/+ exp(min(v, max_log_side)) s; "
+                               "corners c + offset s; input pixels (runtime/boxes.py::decode)"},
         "strides": list(det.STRIDES),
         "coarse_pass": {"factor": det.COARSE_FACTOR, "min_width": det.COARSE_MIN_WIDTH},
         "refine_pass": {"width": det.REFINE_WIDTH, "height": det.REFINE_HEIGHT, "context": det.REFINE_CONTEXT},

@@ -35,10 +35,10 @@ import torch
 from export.data.assets import Assets, load_assets
 from export.data.real import Frame, load_scenes_ro, split_scenes_ro
 from export.data.scenes import PlateLabel, Scene, render_scene
-from export.detector import INPUT_HEIGHT, INPUT_WIDTH, Detector, ExportedDetector
+from export.detector import INPUT_HEIGHT, INPUT_WIDTH, MAX_LOG_SIDE, STRIDES, Detector
 from export.detector_loss import Targets, detection_loss
 from export.training import add_run_arguments, start_run, to_tensor
-from runtime.boxes import postprocess, to_input_pixels, xywh
+from runtime.boxes import decode, postprocess, xywh
 from runtime.letterbox import letterbox
 from runtime.manifest import Normalization
 from runtime.metrics import match_boxes, unboxed_hits, unmatched
@@ -113,12 +113,12 @@ def sample(rng: np.random.Generator, assets: Assets, size: int, frames: list[Fra
 
 
 @torch.no_grad()
-def detect(model: ExportedDetector, image: np.ndarray) -> np.ndarray:
-    """The runtime's first pass on one image (its letterbox and NMS) -> boxes [K,4] x, y, w, h.
+def detect(model: Detector, image: np.ndarray) -> np.ndarray:
+    """The runtime's first pass on one image (its letterbox, decoding and NMS) -> boxes [K,4] x, y, w, h.
     The network is scored alone; export.validate_detector scores it with the runtime's coarse pass."""
     blob, box = letterbox(image, INPUT_WIDTH, INPUT_HEIGHT, PAD_VALUE, NORMALIZATION)
-    raw = to_input_pixels(model(torch.from_numpy(blob))[0].numpy(), INPUT_WIDTH, INPUT_HEIGHT)
-    found = postprocess(raw, box.ratio, image.shape[1], image.shape[0], CONFIDENCE, IOU)
+    rows = decode([m[0].numpy() for m in model(torch.from_numpy(blob))], STRIDES, CONFIDENCE, MAX_LOG_SIDE)
+    found = postprocess(rows, box.ratio, image.shape[1], image.shape[0], CONFIDENCE, IOU)
     return xywh(found)
 
 
@@ -156,7 +156,7 @@ def score_sets(find: Callable[[np.ndarray], np.ndarray], sets: dict[str, list[Va
 
 def evaluate(detector: Detector, sets: dict[str, list[ValItem]], device: torch.device) -> dict:
     """score_sets of the network in training, one pass at the input size."""
-    model = ExportedDetector(detector.cpu().eval())
+    model = detector.cpu().eval()
     scores = score_sets(lambda image: detect(model, image), sets)
     detector.to(device)
     return scores

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from .boxes import Detection, add_unseen, candidates, iou_one_to_many, to_detections, to_input_pixels
+from .boxes import Detection, add_unseen, candidates, decode, iou_one_to_many, to_detections
 from .crops import shrink
 from .letterbox import fit, place, resize
 from .manifest import DetectorSpec
@@ -38,11 +38,11 @@ class Detector:
         self.spec = spec
         self.session = session
 
-    def raw(self, blob: np.ndarray) -> np.ndarray:
-        """[1,3,H,W] input -> [A,13] detections in that input's pixels."""
+    def rows(self, blob: np.ndarray, confidence: float) -> np.ndarray:
+        """[1,3,H,W] input -> [K,13] rows of its cells scoring at least `confidence`, in its pixels."""
         s = self.spec
-        (out,) = self.session.run([s.output_name], {s.input_name: blob})
-        return to_input_pixels(out[0], blob.shape[3], blob.shape[2])
+        maps = self.session.run(list(s.output_names), {s.input_name: blob})
+        return decode([m[0] for m in maps], s.strides, confidence, s.max_log_side)
 
     def __call__(self, image: np.ndarray, confidence: float | None = None, iou: float | None = None) -> list[Detection]:
         """BGR image -> plates in original pixels, best first."""
@@ -52,9 +52,10 @@ class Detector:
         width, height = s.input_size(image.shape[1], image.shape[0])
         box = fit(image.shape[1], image.shape[0], width, height)
         picture = resize(image, box)
-        found = candidates(self.raw(place(picture, width, height, s.pad_value, s.norm)), box.ratio, confidence, iou)
+        found = candidates(self.rows(place(picture, width, height, s.pad_value, s.norm), confidence), box.ratio,
+                           confidence, iou)
         coarse = place(shrink(picture, s.coarse_factor), *s.coarse_size(width, height), s.pad_value, s.norm)
-        large = candidates(self.raw(coarse), box.ratio / s.coarse_factor, confidence, iou, s.coarse_min_width)
+        large = candidates(self.rows(coarse, confidence), box.ratio / s.coarse_factor, confidence, iou, s.coarse_min_width)
         rows = add_unseen(found, large)
         rows = np.array([self.refine(image, r, box.ratio, confidence, iou) for r in rows], np.float32).reshape(-1, 13)
         return to_detections(rows, image.shape[1], image.shape[0])
@@ -71,8 +72,8 @@ class Detector:
         left = int(np.floor((x1 + x2) / 2 - s.refine_width / scale / 2))
         top = int(np.floor((y1 + y2) / 2 - s.refine_height / scale / 2))
         window = window_of(image, left, top, scale, s.refine_width, s.refine_height, s.pad_value)
-        seen = candidates(self.raw(place(window, s.refine_width, s.refine_height, s.pad_value, s.norm)), scale,
-                          confidence, iou)
+        seen = candidates(self.rows(place(window, s.refine_width, s.refine_height, s.pad_value, s.norm), confidence),
+                          scale, confidence, iou)
         if not len(seen):
             return row
         seen[:, X_COLUMNS] += left

@@ -32,11 +32,13 @@ def fit(image_width: int, image_height: int, width: int, height: int) -> Letterb
 
 
 def normalize_into(dst: np.ndarray, bgr: np.ndarray, norm: Normalization) -> None:
-    """dst[c] = rgb[..., c] * gain[c] + bias[c], writing into a (3,h,w) float32 view; no temporaries."""
+    """dst[c] = rgb[..., c] * gain[c] + bias[c], writing into a (3,h,w) float32 view. The channels
+    are split into contiguous planes first: reading them strided from HWC took twice as long."""
     gain, bias = norm.gain_bias()
+    planes = cv2.split(bgr)
     for c in range(3):
         plane = dst[c]
-        np.multiply(bgr[:, :, 2 - c], np.float32(gain[c]), out=plane, casting="unsafe")
+        np.multiply(planes[2 - c], np.float32(gain[c]), out=plane, casting="unsafe")
         if bias[c]:
             plane += np.float32(bias[c])
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-DETECTION_LAYOUT = ("x1", "y1", "x2", "y2", "score", "tlx", "tly", "trx", "try", "brx", "bry", "blx", "bly")
+MAP_CHANNELS = ("objectness", "left", "top", "right", "bottom", "tl_x", "tl_y", "tr_x", "tr_y", "br_x", "br_y", "bl_x", "bl_y")
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 
 
@@ -42,7 +42,9 @@ class DetectorSpec:
     path: Path
     sha256: str
     input_name: str
-    output_name: str
+    output_names: tuple[str, ...]  # one raw map per stride, decoded by runtime/boxes.py::decode
+    strides: tuple[int, ...]
+    max_log_side: float
     height: int
     width: int
     norm: Normalization
@@ -50,7 +52,6 @@ class DetectorSpec:
     confidence: float
     iou: float
     turns_for_portrait: bool  # the graph takes any input size: a portrait image gets height x width
-    stride: int  # the largest: input sides must be multiples of it
     coarse_factor: int  # the second pass sees the input this many times smaller (runtime/detector.py)
     coarse_min_width: float  # and keeps its boxes at least this wide, in its own input pixels
     refine_width: int  # a small plate is looked at again in a window this size (runtime/detector.py)
@@ -69,6 +70,11 @@ class DetectorSpec:
         if min(image_width / width, image_height / height) >= self.large_from:
             return width * self.large_scale, height * self.large_scale
         return width, height
+
+    @property
+    def stride(self) -> int:
+        """The largest: input sides must be multiples of it."""
+        return max(self.strides)
 
     def coarse_size(self, width: int, height: int) -> tuple[int, int]:
         """(width, height) of the coarse pass's input for a first-pass input of width x height."""
@@ -179,19 +185,22 @@ def load_manifest(models_dir: str | os.PathLike[str] | None = None, verify: bool
         raise ManifestError(f"{path}: unsupported manifest version {raw.get('version') if isinstance(raw, dict) else None!r}")
 
     det = _get(raw, "detector")
-    layout = tuple(_get(det, "output.layout"))
-    if layout != DETECTION_LAYOUT:
-        raise ManifestError(f"manifest.json: detector.output.layout must be {list(DETECTION_LAYOUT)}, got {list(layout)}")
+    channels = tuple(_get(det, "output.channels"))
+    if channels != MAP_CHANNELS:
+        raise ManifestError(f"manifest.json: detector.output.channels must be {list(MAP_CHANNELS)}, got {list(channels)}")
+    names, strides = tuple(map(str, _get(det, "output.names"))), tuple(int(v) for v in _get(det, "strides"))
+    if len(names) != len(strides) or not strides:
+        raise ManifestError("manifest.json: detector.output.names needs one map per detector.strides entry")
     det_path, det_sha = _model_file(root, det, "detector", verify)
     detector = DetectorSpec(
         path=det_path, sha256=det_sha,
-        input_name=str(_get(det, "input.name")), output_name=str(_get(det, "output.name")),
+        input_name=str(_get(det, "input.name")), output_names=names, strides=strides,
+        max_log_side=float(_get(det, "output.max_log_side")),
         height=int(_get(det, "input.height")), width=int(_get(det, "input.width")),
         norm=_norm(_get(det, "input"), "detector.input"),
         pad_value=int(_get(det, "input.pad_value")),
         confidence=float(_get(det, "thresholds.confidence")), iou=float(_get(det, "thresholds.iou")),
         turns_for_portrait=bool(det["input"].get("turns_for_portrait", False)),
-        stride=max(int(v) for v in _get(det, "strides")),
         coarse_factor=int(_get(det, "coarse_pass.factor")),
         coarse_min_width=float(_get(det, "coarse_pass.min_width")),
         refine_width=int(_get(det, "refine_pass.width")), refine_height=int(_get(det, "refine_pass.height")),

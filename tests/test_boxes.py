@@ -3,11 +3,11 @@ import cv2
 import numpy as np
 import pytest
 
-from runtime.boxes import add_unseen, candidates, iou_one_to_many, nms, postprocess, threshold, to_original
+from runtime.boxes import add_unseen, candidates, decode, iou_one_to_many, nms, postprocess, threshold, to_original
 from runtime.crops import box_crop, crop_plate, is_valid_quad, rectify, shrink
 from runtime.letterbox import fit, letterbox, place
 from runtime.manifest import Normalization
-from tiny_models import EXPECTED_BOXES, SCENE_ROWS, row
+from tiny_models import EXPECTED_BOXES, SCENE_ROWS, encode_rows, row
 
 PLAIN = Normalization(1 / 255, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
 
@@ -39,6 +39,31 @@ def test_shrink_averages_blocks_and_place_pads_to_the_coarse_size():
     blob = place(small, 192, 128, 114, PLAIN)
     assert blob.shape == (1, 3, 128, 192) and blob[0, 0, 0, 0] == pytest.approx(200 / 255)
     assert np.allclose(blob[0, :, 108:], 114 / 255)  # below the shrunk picture: padding
+
+
+def test_decode_one_cell_by_hand():
+    maps = [np.full((13, 4, 6), -9.0, np.float32), np.full((13, 2, 3), -9.0, np.float32)]  # strides 8, 16
+    maps[1][:, 1, 2] = [0.0, np.log(2), 0.0, np.log(3), np.log(0.5), -1, -0.25, 1, -0.25, 1, 0.25, -1, 0.25]
+    rows = decode(maps, (8, 16), 0.4, 6.0)  # column 2, row 1 at stride 16: centre (40, 24)
+    assert rows.shape == (1, 13)
+    assert rows[0, :4].tolist() == pytest.approx([40 - 32, 24 - 16, 40 + 48, 24 + 8])
+    assert rows[0, 4] == pytest.approx(0.5)
+    assert rows[0, 5:].tolist() == pytest.approx([24, 20, 56, 20, 56, 28, 24, 28])
+    assert decode(maps, (8, 16), 0.51, 6.0).shape == (0, 13)  # the one cell scores 0.5
+
+
+def test_decode_caps_side_distances_whatever_the_logits():
+    maps = [np.zeros((13, 1, 1), np.float32)]
+    maps[0][1:5] = 80.0  # exp(80) would overflow float32
+    rows = decode(maps, (8,), 0.4, 6.0)
+    assert np.isfinite(rows).all() and rows[0, 2] - rows[0, 0] == pytest.approx(2 * 8 * np.exp(6), rel=1e-5)
+
+
+def test_decode_gives_back_the_rows_the_tiny_detector_holds():
+    maps = [m[0, :, :448 // s, :768 // s] for m, s in zip(encode_rows(SCENE_ROWS), (8, 16, 32))]
+    rows = decode(maps, (8, 16, 32), 0.01, 6.0)
+    want = SCENE_ROWS[np.argsort(-SCENE_ROWS[:, 4])]
+    assert rows[np.argsort(-rows[:, 4])] == pytest.approx(want, abs=1e-3)
 
 
 def test_coarse_candidates_keep_only_wide_boxes_in_original_pixels():

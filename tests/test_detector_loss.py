@@ -8,7 +8,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from export.detector import flatten_maps  # noqa: E402
+from export.detector import MAX_LOG_SIDE, STRIDES, decode_boxes, decode_corners, flatten_maps  # noqa: E402
+from runtime.boxes import decode  # noqa: E402
 from export.detector_loss import Targets, detection_loss, ignored  # noqa: E402
 
 SIZE = 64  # a 64x64 input: 8x8, 4x4 and 2x2 cells
@@ -73,3 +74,17 @@ def test_crops_of_a_frame_keep_its_look_alike_in_view_when_they_can() -> None:
         assert 0 <= ox + 900 and ox + 960 <= 320 and -960 <= ox <= 0
     wide = {_origin(rng, 320, 1280, (0.0, 1000.0)) for _ in range(200)}  # cannot fit: any origin, as without
     assert min(wide) < -600 and max(wide) > -300
+
+
+def test_the_runtime_decodes_as_the_loss_does() -> None:
+    """runtime/boxes.py::decode (numpy, cells over the threshold) and the torch decoding the
+    loss trains through give the same rows for every cell of random maps."""
+    gen = torch.Generator().manual_seed(0)
+    maps = [torch.randn(1, 13, 96 // s, 160 // s, generator=gen) * 3 for s in STRIDES]
+    maps[0][0, 1:5, 0, 0] = 9.0  # over MAX_LOG_SIDE: both clamp
+    preds, centres, strides = flatten_maps(maps)
+    want = torch.cat([decode_boxes(preds, centres, strides), torch.sigmoid(preds[..., :1]),
+                      decode_corners(preds, centres, strides)], -1)[0].numpy()
+    got = decode([m[0].numpy() for m in maps], STRIDES, 0.0, MAX_LOG_SIDE)
+    assert got.shape == want.shape
+    assert np.allclose(got, want, rtol=1e-5, atol=1e-3)

@@ -51,6 +51,15 @@ def test_missing_manifest_and_bad_fields(tiny_models_dir, tmp_path):
     (copy / "manifest.json").write_text(json.dumps(raw))
     with pytest.raises(ManifestError, match="inside"):
         load_manifest(copy)
+    raw["detector"]["file"] = "detector.onnx"
+    raw["detector"]["output"]["names"] = ["stride8", "stride16"]
+    (copy / "manifest.json").write_text(json.dumps(raw))
+    with pytest.raises(ManifestError, match="one map per detector.strides entry"):
+        load_manifest(copy)
+    raw["detector"]["output"]["channels"] = ["x1", "y1", "x2", "y2", "score"]
+    (copy / "manifest.json").write_text(json.dumps(raw))
+    with pytest.raises(ManifestError, match="detector.output.channels must be"):
+        load_manifest(copy)
 
 
 def test_coarse_pass_size_and_factor(tiny_models_dir, tmp_path):

@@ -1,7 +1,7 @@
 """Tiny handcrafted ONNX graphs (onnx.helper) whose outputs are known exactly.
 
 They follow docs/models.md's input/output names and shapes, so the real runtime code runs
-on them end to end: a detector that always returns given rows, an encoder of zeros, and
+on them end to end: a detector whose maps always decode to given rows, an encoder of zeros, and
 decoders whose greedy output is fixed by a logits table.
 """
 from __future__ import annotations
@@ -44,14 +44,61 @@ def _batch_expand(source: str, constant: str, tail: list[int], out: str, prefix:
     ]
 
 
+STRIDES = (8, 16, 32)
+MAX_SIDE = 1536  # the largest input the runtime gives the detector (large_images, either way up)
+NO_PLATE = -30.0  # objectness logit of an empty cell
+
+
+def encode_rows(rows: np.ndarray) -> list[np.ndarray]:
+    """Detector rows (768x448 input pixels) -> raw maps [1,13,MAX_SIDE/s,MAX_SIDE/s] that
+    runtime/boxes.py::decode turns back into them: each row goes to the cell holding its box
+    centre, at the first stride where that cell is free."""
+    maps = [np.zeros((1, 13, MAX_SIDE // s, MAX_SIDE // s), np.float32) for s in STRIDES]
+    for m in maps:
+        m[:, 0] = NO_PLATE
+    for x1, y1, x2, y2, score, *corners in np.asarray(rows, np.float64):
+        for m, s in zip(maps, STRIDES):
+            col, line = int((x1 + x2) / 2 // s), int((y1 + y2) / 2 // s)
+            cx, cy = (col + 0.5) * s, (line + 0.5) * s
+            if m[0, 0, line, col] == NO_PLATE and x1 < cx < x2 and y1 < cy < y2:
+                break
+        else:
+            raise ValueError("no free cell inside the box for a row")
+        sides = [cx - x1, cy - y1, x2 - cx, y2 - cy]
+        offsets = (np.array(corners).reshape(4, 2) - (cx, cy)) / s
+        m[0, :, line, col] = [np.log(score / (1 - score)), *np.log(np.array(sides) / s), *offsets.ravel()]
+    return maps
+
+
 def detector_model(rows: np.ndarray) -> onnx.ModelProto:
-    """images [N,3,H,W] -> detections [N,A,13] = rows (given in 768x448 input pixels, as fractions of
-    the input) for every image, whatever its size: the coarse pass sees the same fractions."""
-    to_fractions = np.array([DET_W, DET_H, DET_W, DET_H, 1.0] + [DET_W, DET_H] * 4, np.float32)
-    rows = (np.asarray(rows, np.float32) / to_fractions).reshape(1, -1, 13)
-    inits = [numpy_helper.from_array(rows, "rows"), numpy_helper.from_array(np.array(rows.shape[1:], np.int64), "d_tail")]
-    nodes = _batch_expand("images", "rows", list(rows.shape[1:]), "detections", "d")
-    return _model(nodes, [_f("images", ["N", 3, "H", "W"])], [_f("detections", ["N", rows.shape[1], 13])], inits)
+    """images [N,3,H,W] -> raw maps [N,13,H/s,W/s] per stride that decode to rows (given in
+    768x448 input pixels) for a 768x448 input, and to nothing at any other input size: the
+    coarse pass finds no plate of its own."""
+    inits = [numpy_helper.from_array(np.array([DET_H, DET_W], np.int64), "full_size"),
+             numpy_helper.from_array(np.array([0, 0], np.int64), "zeros2"),
+             numpy_helper.from_array(np.array([2, 3], np.int64), "axes23"),
+             numpy_helper.from_array(np.array([2], np.int64), "two"), numpy_helper.from_array(np.array([4], np.int64), "four"),
+             numpy_helper.from_array(np.array([0], np.int64), "i0"), numpy_helper.from_array(np.array([1], np.int64), "i1"),
+             numpy_helper.from_array(np.array([1, 1, 1], np.int64), "ones3"),
+             numpy_helper.from_array(np.eye(13, dtype=np.float32)[0].reshape(1, 13, 1, 1) * 2 * NO_PLATE, "off")]
+    nodes = [helper.make_node("Shape", ["images"], ["shape"]),
+             helper.make_node("Slice", ["shape", "two", "four"], ["hw"]),
+             helper.make_node("Slice", ["shape", "i0", "i1"], ["n"]),
+             helper.make_node("Concat", ["n", "ones3"], ["batch"], axis=0),
+             helper.make_node("Equal", ["hw", "full_size"], ["same"]),
+             helper.make_node("Gather", ["same", "i0"], ["same_h"], axis=0),
+             helper.make_node("Gather", ["same", "i1"], ["same_w"], axis=0),
+             helper.make_node("And", ["same_h", "same_w"], ["full"])]
+    outputs = []
+    for s, big in zip(STRIDES, encode_rows(rows)):
+        inits += [numpy_helper.from_array(big, f"big{s}"), numpy_helper.from_array(np.array(s, np.int64), f"s{s}")]
+        nodes += [helper.make_node("Div", ["hw", f"s{s}"], [f"cells{s}"]),
+                  helper.make_node("Slice", [f"big{s}", "zeros2", f"cells{s}", "axes23"], [f"map{s}"]),
+                  helper.make_node("Add", [f"map{s}", "off"], [f"empty{s}"]),
+                  helper.make_node("Where", ["full", f"map{s}", f"empty{s}"], [f"one{s}"]),
+                  helper.make_node("Expand", [f"one{s}", "batch"], [f"stride{s}"])]
+        outputs.append(_f(f"stride{s}", ["N", 13, f"h{s}", f"w{s}"]))
+    return _model(nodes, [_f("images", ["N", 3, "H", "W"])], outputs, inits)
 
 
 def encoder_model() -> onnx.ModelProto:
@@ -151,9 +198,9 @@ def write_models(folder: Path, rows: np.ndarray, text: str = "ABC1D23", confiden
             "file": "detector.onnx", "sha256": _sha(blobs["detector.onnx"]),
             "input": {"name": "images", "height": DET_H, "width": DET_W, "channels": "RGB",
                       "scale": 1 / 255, "mean": [0, 0, 0], "std": [1, 1, 1], "pad_value": 114},
-            "output": {"name": "detections",
-                       "layout": ["x1", "y1", "x2", "y2", "score", "tlx", "tly", "trx", "try", "brx", "bry", "blx", "bly"],
-                       "coordinates": "fractions of the letterboxed input: x / width, y / height"},
+            "output": {"names": [f"stride{s}" for s in STRIDES],
+                       "channels": ["objectness", "left", "top", "right", "bottom", "tl_x", "tl_y", "tr_x", "tr_y",
+                                    "br_x", "br_y", "bl_x", "bl_y"], "max_log_side": 6.0},
             "strides": [8, 16, 32],
             "coarse_pass": {"factor": 4, "min_width": 40},
             "refine_pass": {"width": 320, "height": 192, "context": 3},
