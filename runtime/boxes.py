@@ -29,6 +29,16 @@ class Detection:
     corners: np.ndarray  # (4, 2) float32
 
 
+def logit(probability: float) -> float:
+    """The objectness logit whose sigmoid is `probability`: cells are compared with it, so the
+    sigmoid is computed for the few cells kept only."""
+    if probability <= 0.0:
+        return -np.inf
+    if probability >= 1.0:
+        return np.inf
+    return float(np.log(probability / (1.0 - probability)))
+
+
 def decode(maps: Sequence[np.ndarray], strides: Sequence[int], confidence: float, max_log_side: float) -> np.ndarray:
     """One image's raw maps [13,h,w], one per stride -> rows [K,13] x1 y1 x2 y2 score and the four
     corners, in input pixels, for the cells scoring at least `confidence`.
@@ -36,16 +46,18 @@ def decode(maps: Sequence[np.ndarray], strides: Sequence[int], confidence: float
     A cell's centre is ((col + 0.5) * stride, (row + 0.5) * stride); its box sides lie
     exp(min(v, max_log_side)) strides from it, its corners offset * stride from it.
     """
-    rows = []
+    least = logit(confidence)
+    cells, centres, scales = [], [], []
     for raw, stride in zip(maps, strides):
-        scores = 0.5 * (np.tanh(0.5 * raw[0]) + 1.0)  # the sigmoid, without exp overflow warnings
-        ys, xs = np.nonzero(scores >= confidence)
-        cells = raw[:, ys, xs].T
-        centres = np.stack([(xs + 0.5) * stride, (ys + 0.5) * stride], 1).astype(np.float32)
-        sides = np.exp(np.minimum(cells[:, 1:5], max_log_side)) * stride
-        corners = cells[:, 5:13] * stride + np.tile(centres, 4)
-        rows.append(np.concatenate([centres - sides[:, :2], centres + sides[:, 2:], scores[ys, xs, None], corners], 1))
-    return np.concatenate(rows).astype(np.float32) if rows else np.zeros((0, 13), np.float32)
+        ys, xs = np.nonzero(raw[0] >= least)
+        cells.append(raw[:, ys, xs].T)
+        centres.append(np.stack([xs + 0.5, ys + 0.5], 1) * stride)
+        scales.append(np.full((len(ys), 1), stride))
+    cell, centre, stride = np.concatenate(cells), np.concatenate(centres), np.concatenate(scales)
+    sides = np.exp(np.minimum(cell[:, 1:5], max_log_side)) * stride
+    score = 0.5 * (np.tanh(0.5 * cell[:, :1]) + 1.0)  # the sigmoid, without overflow for any logit
+    corners = cell[:, 5:13] * stride + np.tile(centre, 4)
+    return np.concatenate([centre - sides[:, :2], centre + sides[:, 2:], score, corners], 1).astype(np.float32)
 
 
 def threshold(raw: np.ndarray, confidence: float) -> np.ndarray:
