@@ -6,9 +6,10 @@ plate photographed alone, and in a 12 MP phone photo.
 Real br-plate-crops validation crops (never trained on) pasted at the centre of a grey 768x448
 image (the detector's input size, so the width is the plate's width in its input) at widths
 from 60 to 760 px; each crop uploaded alone as it is; and every other one of those crops pasted
-60 to 260 px wide into a 4032x3024 blurred-noise photo (its input twice the usual size, then 2.6 times smaller). A
-plate counts as found when the reader returns any plate, read when one of them has the crop's text;
-the photo table also gives the median time of a read (decoded image in, detector and recognizer).
+small into a blurred-noise photo below its centre: 1280x720 and 1920x1080 camera frames (40 to 130 px wide)
+and a 4032x3024 phone photo (60 to 260 px). A plate counts as found when the reader returns any
+plate, read when one of them has the crop's text; the photo tables also give the median time of
+a read (decoded image in, detector and recognizer).
 """
 from __future__ import annotations
 
@@ -28,8 +29,7 @@ from runtime.evaluate import DEFAULT_DATA, Sample, load_br_crops  # noqa: E402
 
 WIDTHS = (60, 120, 200, 260, 320, 400, 500, 650, 760)
 CANVAS_W, CANVAS_H, FILL = 768, 448, 114
-PHOTO_W, PHOTO_H = 4032, 3024
-PHOTO_WIDTHS = (60, 80, 100, 130, 160, 200, 260)
+PHOTOS = {(1280, 720): (40, 50, 60, 80, 100, 130), (1920, 1080): (40, 50, 60, 80, 100, 130), (4032, 3024): (60, 80, 100, 130, 160, 200, 260)}
 
 
 def pasted(crop: np.ndarray, width: int) -> np.ndarray:
@@ -45,7 +45,7 @@ def in_photo(crop: np.ndarray, width: int, photo: np.ndarray) -> np.ndarray:
     """The crop resized to `width` px wide, pasted into a copy of the large photo below its centre."""
     height = round(crop.shape[0] * width / crop.shape[1])
     out = photo.copy()
-    y, x = PHOTO_H * 3 // 5, PHOTO_W // 2
+    y, x = photo.shape[0] * 3 // 5, photo.shape[1] // 2
     out[y : y + height, x : x + width] = cv2.resize(crop, (width, height), interpolation=cv2.INTER_AREA)
     return out
 
@@ -80,14 +80,15 @@ def main() -> None:
         print(f"| {width} px | {found} | {read} | {len(samples[some])} |")
     found, read, _ = score(reader, crops, samples)
     print(f"| crop uploaded alone | {found} | {read} | {len(samples)} |")
-    rng = np.random.default_rng(1)
-    photo = cv2.GaussianBlur(rng.integers(60, 160, (PHOTO_H, PHOTO_W, 3), dtype=np.uint8), (0, 0), 6)
     fewer = slice(None, None, 2 * args.every)
-    print(f"\n| plate width in a {PHOTO_W}x{PHOTO_H} photo | found | read | of | ms per read, median |"
-          "\n|---|---|---|---|---|")
-    for width in PHOTO_WIDTHS:
-        found, read, ms = score(reader, [in_photo(c, width, photo) for c in crops[fewer]], samples[fewer])
-        print(f"| {width} px | {found} | {read} | {len(samples[fewer])} | {ms:.1f} |")
+    for (photo_w, photo_h), widths in PHOTOS.items():
+        rng = np.random.default_rng(1)
+        photo = cv2.GaussianBlur(rng.integers(60, 160, (photo_h, photo_w, 3), dtype=np.uint8), (0, 0), 6)
+        print(f"\n| plate width in a {photo_w}x{photo_h} photo | found | read | of | ms per read, median |"
+              "\n|---|---|---|---|---|")
+        for width in widths:
+            found, read, ms = score(reader, [in_photo(c, width, photo) for c in crops[fewer]], samples[fewer])
+            print(f"| {width} px | {found} | {read} | {len(samples[fewer])} | {ms:.1f} |")
 
 
 if __name__ == "__main__":

@@ -28,12 +28,15 @@ MAX_LOG_SIDE = 6.0  # side distances are exp(min(v, 6)) strides: at most 403 str
 # 200 px: 65 of 83 found, at 260 px: 18); the runtime's second pass on the input shrunk 4 times
 # finds the wider ones, keeping there boxes of 40 px (160 px at full size) and more.
 COARSE_FACTOR, COARSE_MIN_WIDTH = 4, 40
-# A plate seen small in a large photo is looked at again in a 320x192 window three plate widths
-# wide: about 107 px wide there, where the network places corners best.
-REFINE_WIDTH, REFINE_HEIGHT, REFINE_CONTEXT = 320, 192, 3
-# A photo at least 3 times the input on both sides (a phone's 12 MP) is read with an input twice
-# as large (1536x896), where a plate 100 px wide in the photo is 30 px, not 15.
-LARGE_FROM, LARGE_INPUT_SCALE = 3, 2
+# A plate the first pass saw at less than 2/3 of the photo's resolution is looked at again in a
+# window three plate widths wide (at most 320x192), where the network places corners best: a
+# plate 50 px wide in a 1280x720 frame has corners placed to 1.7 px there, enough to cut
+# characters off when the crop is rectified (bench/plate_sizes.py: 24 -> 41 of 42 read).
+REFINE_WIDTH, REFINE_HEIGHT, REFINE_CONTEXT, REFINE_GAIN = 320, 192, 3, 1.5
+# A photo larger than a 1280x720 frame gets a larger input, so that it is shrunk no more than
+# that frame (5/3 times: a 40 px plate is 24 px in the input), up to twice the input on each side
+# (4x the work): a 1920x1080 frame gets 1152x672, a 12 MP photo 1536x896.
+MAX_SHRINK, MAX_INPUT_SCALE = 1280 / 768, 2.0
 
 
 class Separable(nn.Module):

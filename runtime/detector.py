@@ -8,13 +8,13 @@ on the input shrunk `coarse_factor` times (7% of the first pass's work, about 1 
 cores) and adds the plates of at least `coarse_min_width` pixels there that the first pass did
 not find.
 
-In a large photo (a 12 MP phone picture is shrunk 2.6 times even to its doubled input,
-manifest.py) a plate 120 px wide is 46 px in the input, and corners placed to a pixel there
-are 3 px off in the photo: enough to cut characters off when the crop is rectified. Such a
-plate is looked at again in a `refine_width` x `refine_height` window of the photo
-`refine_context` plate widths wide, at least twice the first pass's resolution and never
-enlarged, and takes the box and corners found there. All these numbers come from the
-manifest; `bench/plate_sizes.py` measures them.
+The first pass shrinks a 1280x720 frame 5/3 times (a larger image gets a larger input,
+manifest.py), so a plate 50 px wide is 30 px in the input, and corners placed to a pixel
+there are 1.7 px off in the frame: enough to cut characters off when the crop is rectified.
+Such a plate is looked at again in a window of the photo `refine_context` plate widths wide (at
+most `refine_width` x `refine_height`), at least `refine_gain` times the first pass's
+resolution and never enlarged, and takes the box and corners found there. All these numbers
+come from the manifest; `bench/plate_sizes.py` measures them.
 """
 from __future__ import annotations
 
@@ -67,13 +67,17 @@ class Detector:
         s = self.spec
         x1, y1, x2, y2 = (float(v) for v in row[:4])
         scale = min(1.0, s.refine_width / (s.refine_context * max(x2 - x1, 1.0)))
-        if scale < 2 * ratio:
+        if scale < s.refine_gain * ratio:
             return row
-        left = int(np.floor((x1 + x2) / 2 - s.refine_width / scale / 2))
-        top = int(np.floor((y1 + y2) / 2 - s.refine_height / scale / 2))
-        window = window_of(image, left, top, scale, s.refine_width, s.refine_height, s.pad_value)
-        seen = candidates(self.rows(place(window, s.refine_width, s.refine_height, s.pad_value, s.norm), confidence),
-                          scale, confidence, iou)
+        # A plate small enough to be seen at full resolution gets a window just its context wide:
+        # a 50 px plate costs a 160x96 run, not a 320x192 one.
+        width = min(s.refine_width, s.aligned(s.refine_context * (x2 - x1) * scale))
+        height = min(s.refine_height, s.aligned(width * s.refine_height / s.refine_width))
+        left = int(np.floor((x1 + x2) / 2 - width / scale / 2))
+        top = int(np.floor((y1 + y2) / 2 - height / scale / 2))
+        window = window_of(image, left, top, scale, width, height, s.pad_value)
+        seen = candidates(self.rows(place(window, width, height, s.pad_value, s.norm), confidence), scale, confidence,
+                          iou)
         if not len(seen):
             return row
         seen[:, X_COLUMNS] += left

@@ -57,19 +57,21 @@ class DetectorSpec:
     refine_width: int  # a small plate is looked at again in a window this size (runtime/detector.py)
     refine_height: int
     refine_context: float  # that is this many plate widths wide
-    large_from: float  # an image this many times the input on both sides or more ...
-    large_scale: int  # ... gets an input this many times larger on each side
+    refine_gain: float  # and at least this many times the resolution of the pass that found it
+    max_shrink: float  # a larger image gets a larger input, so it is shrunk at most this many times ...
+    max_scale: float  # ... up to this many times the input on each side
 
     def input_size(self, image_width: int, image_height: int) -> tuple[int, int]:
         """(width, height) of the letterboxed input: turned for portrait images, so a phone
         photo held upright keeps as many pixels on its plates as a landscape one; larger for a
-        large photo, where a plate 100 px wide would otherwise shrink below what the network finds."""
+        larger image, so a plate 40 px wide in a 1920x1080 frame is not shrunk below what the
+        network finds (the cost grows with the input's area, capped by max_scale)."""
         width, height = self.width, self.height
         if self.turns_for_portrait and image_height > image_width:
             width, height = height, width
-        if min(image_width / width, image_height / height) >= self.large_from:
-            return width * self.large_scale, height * self.large_scale
-        return width, height
+        shrink = max(image_width / width, image_height / height)
+        scale = min(self.max_scale, max(1.0, shrink / self.max_shrink))
+        return self.aligned(width * scale), self.aligned(height * scale)
 
     @property
     def stride(self) -> int:
@@ -81,6 +83,10 @@ class DetectorSpec:
         def side(n: int) -> int:
             return -(-(n // self.coarse_factor) // self.stride) * self.stride
         return side(width), side(height)
+
+    def aligned(self, side: float) -> int:
+        """The nearest multiple of the largest stride (at least one): the sides the graph takes."""
+        return max(1, round(side / self.stride)) * self.stride
 
 
 @dataclass(frozen=True)
@@ -204,8 +210,8 @@ def load_manifest(models_dir: str | os.PathLike[str] | None = None, verify: bool
         coarse_factor=int(_get(det, "coarse_pass.factor")),
         coarse_min_width=float(_get(det, "coarse_pass.min_width")),
         refine_width=int(_get(det, "refine_pass.width")), refine_height=int(_get(det, "refine_pass.height")),
-        refine_context=float(_get(det, "refine_pass.context")),
-        large_from=float(_get(det, "large_images.from")), large_scale=int(_get(det, "large_images.input_scale")),
+        refine_context=float(_get(det, "refine_pass.context")), refine_gain=float(_get(det, "refine_pass.gain")),
+        max_shrink=float(_get(det, "larger_input.max_shrink")), max_scale=float(_get(det, "larger_input.max_scale")),
     )
     if detector.coarse_factor < 2:
         raise ManifestError("manifest.json: detector.coarse_pass.factor must be an integer >= 2")

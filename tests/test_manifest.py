@@ -18,8 +18,8 @@ def test_loads_tiny_manifest(tiny_models_dir):
 
 
 def test_detector_input_turns_for_portrait_only_when_the_manifest_says_so(tiny_models_dir, tmp_path):
-    fixed = load_manifest(tiny_models_dir).detector  # no turns_for_portrait: a fixed-size graph
-    assert fixed.input_size(720, 1280) == (768, 448)
+    fixed = load_manifest(tiny_models_dir).detector  # no turns_for_portrait
+    assert fixed.input_size(720, 1280) == (1312, 768)  # kept landscape: grown so 1280 px shrink to 768, not 448
     copy = tmp_path / "m"
     shutil.copytree(tiny_models_dir, copy)
     raw = json.loads((copy / "manifest.json").read_text())
@@ -29,7 +29,10 @@ def test_detector_input_turns_for_portrait_only_when_the_manifest_says_so(tiny_m
     assert turning.input_size(720, 1280) == (448, 768)
     assert turning.input_size(1280, 720) == (768, 448) and turning.input_size(500, 500) == (768, 448)
     assert turning.input_size(4032, 3024) == (1536, 896)  # a 12 MP photo: 5.25x the input, input doubled
-    assert turning.input_size(3024, 4032) == (896, 1536) and turning.input_size(1920, 1080) == (768, 448)
+    assert turning.input_size(3024, 4032) == (896, 1536)
+    assert turning.input_size(1920, 1080) == (1152, 672)  # shrunk 5/3 times, as a 1280x720 frame is
+    assert turning.input_size(1600, 900) == (960, 576)  # 1.25x: 768x448 -> 960x560, sides multiples of 32
+    assert turning.input_size(1080, 1920) == (672, 1152) and turning.input_size(1281, 721) == (768, 448)
 
 
 def test_sha_mismatch_is_a_clear_error(tiny_models_dir, tmp_path):

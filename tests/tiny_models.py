@@ -45,7 +45,7 @@ def _batch_expand(source: str, constant: str, tail: list[int], out: str, prefix:
 
 
 STRIDES = (8, 16, 32)
-MAX_SIDE = 1536  # the largest input the runtime gives the detector (large_images, either way up)
+MAX_SIDE = 1536  # the largest input the runtime gives the detector (larger_input, either way up)
 NO_PLATE = -30.0  # objectness logit of an empty cell
 
 
@@ -203,8 +203,8 @@ def write_models(folder: Path, rows: np.ndarray, text: str = "ABC1D23", confiden
                                     "br_x", "br_y", "bl_x", "bl_y"], "max_log_side": 6.0},
             "strides": [8, 16, 32],
             "coarse_pass": {"factor": 4, "min_width": 40},
-            "refine_pass": {"width": 320, "height": 192, "context": 3},
-            "large_images": {"from": 3, "input_scale": 2},
+            "refine_pass": {"width": 320, "height": 192, "context": 3, "gain": 1.5},
+            "larger_input": {"max_shrink": 1280 / 768, "max_scale": 2},
             "thresholds": {"confidence": confidence, "iou": iou},
         },
         "recognizer": {
