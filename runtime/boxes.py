@@ -4,9 +4,9 @@ original pixels, clip.
 Decoding lives here rather than in the ONNX graph: the graph would decode all 7056 cells of a
 768x448 input with small broadcasting ops that took a third of its time on 2 CPU cores; here
 only the few cells over the threshold are decoded, with the same formulas the training loss
-uses (export/detector.py). NMS lives here rather than in the ONNX graph on purpose: after the score threshold only a
-handful of candidates are left, so a numpy NMS costs microseconds, and keeping it out of
-the graph keeps the model to plain convolutions that export cleanly to TensorRT and other
+uses (export/detector.py). NMS lives here on purpose too: after the score threshold only a
+handful of candidates are left, so a numpy NMS costs microseconds, and keeping it out of the
+graph keeps the model to plain convolutions that export cleanly to TensorRT and other
 execution providers (NonMaxSuppression is poorly supported or slow on several of them).
 """
 from __future__ import annotations
