@@ -65,16 +65,10 @@ class Detector:
         photo at a higher resolution than the pass that found it; the row itself where the photo
         has no more resolution to give, or the window finds no box on the plate."""
         s = self.spec
-        x1, y1, x2, y2 = (float(v) for v in row[:4])
-        scale = min(1.0, s.refine_width / (s.refine_context * max(x2 - x1, 1.0)))
-        if scale < s.refine_gain * ratio:
+        where = refine_window(s, row[:4], ratio)
+        if where is None:
             return row
-        # A plate small enough to be seen at full resolution gets a window just its context wide:
-        # a 50 px plate costs a 160x96 run, not a 320x192 one.
-        width = min(s.refine_width, s.aligned(s.refine_context * (x2 - x1) * scale))
-        height = min(s.refine_height, s.aligned(width * s.refine_height / s.refine_width))
-        left = int(np.floor((x1 + x2) / 2 - width / scale / 2))
-        top = int(np.floor((y1 + y2) / 2 - height / scale / 2))
+        scale, left, top, width, height = where
         window = window_of(image, left, top, scale, width, height, s.pad_value)
         seen = candidates(self.rows(place(window, width, height, s.pad_value, s.norm), confidence), scale, confidence,
                           iou)
@@ -85,6 +79,23 @@ class Detector:
         seen[:, 4] = row[4]  # the score stays the first look's: the same plate, placed better
         overlap = iou_one_to_many(row[:4], seen[:, :4])
         return seen[int(overlap.argmax())] if overlap.max() >= 0.5 else row
+
+
+def refine_window(spec: DetectorSpec, box: np.ndarray, ratio: float) -> tuple[float, int, int, int, int] | None:
+    """Where to look again at a plate (xyxy, original pixels) that a pass at `ratio` found:
+    (scale, left, top, width, height) of a window `refine_context` plate widths wide, centred on
+    it; None where that would not give `refine_gain` times the pass's resolution. A plate small
+    enough to be seen at full resolution gets a window just that wide: a 50 px plate costs a
+    160x96 run, not a 320x192 one."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    scale = min(1.0, spec.refine_width / (spec.refine_context * max(x2 - x1, 1.0)))
+    if scale < spec.refine_gain * ratio:
+        return None
+    width = min(spec.refine_width, spec.aligned(spec.refine_context * (x2 - x1) * scale))
+    height = min(spec.refine_height, spec.aligned(width * spec.refine_height / spec.refine_width))
+    left = int(np.floor((x1 + x2) / 2 - width / scale / 2))
+    top = int(np.floor((y1 + y2) / 2 - height / scale / 2))
+    return scale, left, top, width, height
 
 
 def window_of(image: np.ndarray, left: int, top: int, scale: float, width: int, height: int,

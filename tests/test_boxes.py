@@ -177,6 +177,19 @@ def test_rectify_maps_an_offset_quad_as_the_full_image_would():
     assert np.abs(rectify(image, quad, 144, 48).astype(int) - expected).max() <= 1
 
 
+def test_refine_window_only_where_it_adds_resolution(tiny_models_dir):
+    from runtime.detector import refine_window
+    from runtime.manifest import load_manifest
+
+    spec = load_manifest(tiny_models_dir).detector  # 320x192 at most, 3 plate widths, gain 1.5
+    small = refine_window(spec, np.array([600, 400, 650, 416]), 0.6)  # 50 px in a 1280x720 frame
+    assert small == (1.0, 545, 360, 160, 96)  # full resolution, 150 px of context -> 160x96 around (625, 408)
+    assert refine_window(spec, np.array([600, 400, 800, 460]), 0.6) is None  # 200 px: 320 / 600 < 0.9
+    scale, left, top, width, height = refine_window(spec, np.array([1000, 900, 1200, 960]), 0.3)  # a large photo
+    assert (width, height) == (320, 192) and scale == pytest.approx(320 / 600)
+    assert (left, top) == (800, 750)  # 600x360 px of the photo around the plate's centre (1100, 930)
+
+
 def test_refine_window_is_cut_scaled_and_padded_where_it_leaves_the_image():
     from runtime.detector import window_of
 
