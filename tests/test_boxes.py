@@ -199,3 +199,16 @@ def test_refine_window_is_cut_scaled_and_padded_where_it_leaves_the_image():
     assert window.shape == (20, 40, 3)
     assert (window[:5, :] == 114).all() and (window[:, :5] == 114).all()  # the 10 px outside, halved
     assert (window[5:15, 5:15] == 200).all() and (window[15:, 20:] == 0).all()
+
+
+def test_a_small_plate_the_closer_look_does_not_find_is_dropped(tmp_path):
+    from runtime.reader import PlateReader
+    from tiny_models import write_models
+
+    # In 768x448 input pixels of a 1280x720 frame (ratio 0.6): a 30 px box (50 px in the frame,
+    # looked at again at full resolution) and a 120 px one (200 px: no closer look). The tiny
+    # detector finds nothing in any other input, so the closer look finds nothing either.
+    rows = np.array([row((60, 60, 180, 120), 0.9), row((400, 200, 430, 210), 0.8)], np.float32)
+    reader = PlateReader(write_models(tmp_path / "m", rows), providers="cpu", threads=1)
+    found = reader.detector(np.full((720, 1280, 3), 90, np.uint8))
+    assert [d.box.round().tolist() for d in found] == [[100, 100, 300, 200]]
