@@ -31,7 +31,8 @@ COARSE_FACTOR, COARSE_MIN_WIDTH = 4, 40
 # A plate the first pass saw at less than 2/3 of the photo's resolution is looked at again in a
 # window three plate widths wide (at most 320x192), where the network places corners best: a
 # plate 50 px wide in a 1280x720 frame has corners placed to 1.7 px there, enough to cut
-# characters off when the crop is rectified (bench/plate_sizes.py: 24 -> 41 of 42 read).
+# characters off when the crop is rectified (bench/plate_sizes.py: 24 -> 41 of 42 read). What the
+# closer look does not find is dropped: lettering and logos stop looking like plates there.
 REFINE_WIDTH, REFINE_HEIGHT, REFINE_CONTEXT, REFINE_GAIN = 320, 192, 3, 1.5
 # A photo larger than a 1280x720 frame gets a larger input, so that it is shrunk no more than
 # that frame (5/3 times: a 40 px plate is 24 px in the input), up to twice the input on each side
