@@ -89,28 +89,31 @@ class Batches(IterableDataset):
             yield crops_to_tensor(crops), texts
 
 
-def validation_sets(args: argparse.Namespace, val: list[BrCrop]) -> dict[str, tuple[torch.Tensor, list[str]]]:
+ValSet = tuple[list[np.ndarray], list[str]]  # recognizer-sized BGR crops and their texts
+
+
+def validation_sets(args: argparse.Namespace, val: list[BrCrop]) -> dict[str, ValSet]:
     """Real validation crops (plain resize), and fixed synthetic sets of every format: all of
     the renderer's draws, and only readable ones (see degrade.recognizer_sample)."""
     real = [cv2.resize(im, (INPUT_WIDTH, INPUT_HEIGHT), interpolation=cv2.INTER_AREA) for im in read_crops(val)]
     assets = load_assets(args.data, args.fonts)
-    sets = {"real_val": (crops_to_tensor(real), [v.text for v in val])}
+    sets = {"real_val": (real, [v.text for v in val])}
     for name, seed, readable in (("synthetic_val", 12345, False), ("synthetic_readable_val", 54321, True)):
         rng = np.random.default_rng(seed)
         rendered = [degrade.recognizer_sample(rng, assets, INPUT_WIDTH, INPUT_HEIGHT, readable)
                     for _ in range(args.synthetic_val)]
-        sets[name] = (crops_to_tensor([c for c, _ in rendered]), [t for _, t in rendered])
+        sets[name] = ([c for c, _ in rendered], [t for _, t in rendered])
     return sets
 
 
-def evaluate(model: Recognizer, sets: dict[str, tuple[torch.Tensor, list[str]]], device: torch.device) -> dict:
+def evaluate(model: Recognizer, sets: dict[str, ValSet], device: torch.device) -> dict:
     """Greedy-decode each validation set and score it the way the evaluator does."""
     model.eval()
     scores = {}
-    for name, (images, texts) in sets.items():
+    for name, (crops, texts) in sets.items():
         predictions = []
         for start in range(0, len(texts), 256):
-            predictions += [t for t, _ in model.cpu().greedy(images[start : start + 256])]
+            predictions += [t for t, _ in model.cpu().greedy(crops_to_tensor(crops[start : start + 256]))]
         scores[name] = text_accuracy(predictions, texts)
     model.to(device)
     return scores
