@@ -90,8 +90,8 @@ def first_pass(reader: Any, image: np.ndarray) -> list[Any]:
     """The detector stage as it was before the coarse pass and the second look: letterbox, graph, decoding, NMS."""
     spec = reader.detector.spec
     blob, box = letterbox(image, *spec.input_size(image.shape[1], image.shape[0]), spec.pad_value, spec.norm)
-    return postprocess(reader.detector.rows(blob, reader.confidence), box.ratio, image.shape[1], image.shape[0], reader.confidence,
-                       reader.iou)
+    rows = reader.detector.rows(blob, reader.confidence)
+    return postprocess(rows, box.ratio, image.shape[1], image.shape[0], reader.confidence, reader.iou)
 
 
 def time_calls(fn: Callable[[Any], Any], items: Sequence[Any], repeat: int, seconds: float,

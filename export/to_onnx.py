@@ -70,18 +70,18 @@ def export_detector(checkpoint: Path, out: Path, data: Path | None) -> dict:
     state = torch.load(checkpoint, map_location="cpu", weights_only=False)
     model = det.Detector()
     model.load_state_dict(trained_weights(state))
-    exported = model.eval()
+    model.eval()
     path = out / "detector.onnx"
     example = torch.rand(1, 3, det.INPUT_HEIGHT, det.INPUT_WIDTH)
     map_axes = {name: {2: f"height_{s}", 3: f"width_{s}"} for name, s in zip(det.MAP_NAMES, det.STRIDES)}
-    export(exported, (example,), path, ["images"], list(det.MAP_NAMES), {"images": {2: "height", 3: "width"}} | map_axes)
+    export(model, (example,), path, ["images"], list(det.MAP_NAMES), {"images": {2: "height", 3: "width"}} | map_axes)
     rng = np.random.default_rng(0)
-    worst = max(parity(exported, path, {"images": rng.random((2, 3, h, w), np.float32)})
+    worst = max(parity(model, path, {"images": rng.random((2, 3, h, w), np.float32)})
                 for h, w in ((det.INPUT_HEIGHT, det.INPUT_WIDTH), (det.INPUT_WIDTH, det.INPUT_HEIGHT)))
     if data is not None:
         frames = split_scenes_ro(load_scenes_ro(data))[1][:4]
         blobs = [letterbox(cv2.imread(str(f.path)), det.INPUT_WIDTH, det.INPUT_HEIGHT, PAD_VALUE, NORMALIZATION)[0] for f in frames]
-        worst = max(worst, parity(exported, path, {"images": np.concatenate(blobs)}))
+        worst = max(worst, parity(model, path, {"images": np.concatenate(blobs)}))
     print(f"detector.onnx: {path.stat().st_size / 1e6:.2f} MB, parity max |diff| {worst:.2e}")
     return {
         "file": path.name,

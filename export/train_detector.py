@@ -194,5 +194,6 @@ def main() -> None:
                       "train_frames": len(train), "synthetic": "export.data.scenes",
                       "negatives": "export.data.distractors", "audit": "runtime/scenes-ro-audit.csv"})
 
+
 if __name__ == "__main__":
     main()

@@ -1,4 +1,4 @@
-"""Score a shipped detector as the runtime runs it (both passes) on the training log's validation sets.
+"""Score a shipped detector as the runtime runs it (all its passes) on the training log's validation sets.
 
     python -m export.validate_detector --data ../shared/data --fonts ../shared/fonts [--models models] [--seed 777]
 
