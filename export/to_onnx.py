@@ -88,7 +88,7 @@ def export_detector(checkpoint: Path, out: Path, data: Path | None) -> dict:
         "sha256": sha256(path),
         "input": {"name": "images", "height": det.INPUT_HEIGHT, "width": det.INPUT_WIDTH, "channels": "RGB",
                   "scale": NORMALIZATION.scale, "mean": list(NORMALIZATION.mean), "std": list(NORMALIZATION.std),
-                  "pad_value": PAD_VALUE, "turns_for_portrait": True},
+                  "pad_value": PAD_VALUE, "margin": det.INPUT_MARGIN, "turns_for_portrait": True},
         "output": {"names": list(det.MAP_NAMES), "channels": list(det.CHANNELS), "max_log_side": det.MAX_LOG_SIDE,
                    "decoding": "per map [N, 13, H/s, W/s] of stride s: score = sigmoid(objectness); cell centre "
                                "c = ((col + 0.5) s, (row + 0.5) s); box sides c -/+ exp(min(v, max_log_side)) s; "

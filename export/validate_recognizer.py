@@ -7,7 +7,7 @@ The same figures as the "validate" events of a training log (exact plate and cha
 the real validation crops and on the two synthetic sets), with the sets made by today's code:
 a checkpoint trained before the renderer changed is scored on the sets a new run would see.
 With --runtime, the exported models in that folder are scored as the runtime reads (ONNX
-Runtime, second reading of unsure crops included) instead of a checkpoint's greedy decode.
+Runtime, its own greedy loop) instead of a checkpoint's greedy decode.
 """
 from __future__ import annotations
 

@@ -93,23 +93,27 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
     return np.asarray(keep, dtype=np.int64)
 
 
-def to_original(points: np.ndarray, ratio: float, width: int | None = None, height: int | None = None) -> np.ndarray:
-    """Letterboxed-input pixels -> original pixels (divide by r), clipped to the image if a size is given."""
-    out = points / np.float32(ratio)
+def to_original(points: np.ndarray, ratio: float, width: int | None = None, height: int | None = None,
+                left: float = 0.0, top: float = 0.0) -> np.ndarray:
+    """Letterboxed-input pixels -> original pixels (less the picture's place, divided by r), clipped
+    to the image if a size is given."""
+    out = (points - np.tile(np.float32([left, top]), points.shape[-1] // 2)) / np.float32(ratio)
     if width is not None and height is not None:
         out[..., 0::2] = np.clip(out[..., 0::2], 0, width)
         out[..., 1::2] = np.clip(out[..., 1::2], 0, height)
     return out
 
 
-def candidates(raw: np.ndarray, ratio: float, confidence: float, iou: float, min_width: float = 0.0) -> np.ndarray:
-    """[A,13] decoded rows of one pass in its input pixels -> the rows kept by threshold and NMS, in original
-    pixels (unclipped), best first. Boxes narrower than min_width input pixels are left out."""
+def candidates(raw: np.ndarray, ratio: float, confidence: float, iou: float, min_width: float = 0.0,
+               left: float = 0.0, top: float = 0.0) -> np.ndarray:
+    """[A,13] decoded rows of one pass in its input pixels (picture at left, top) -> the rows kept by
+    threshold and NMS, in original pixels (unclipped), best first. Boxes narrower than min_width
+    input pixels are left out."""
     rows = threshold(raw, confidence)
     rows = rows[rows[:, 2] - rows[:, 0] >= min_width]
     rows = rows[nms(rows[:, :4], rows[:, 4], iou)] if len(rows) else rows
-    rows[:, :4] = to_original(rows[:, :4], ratio)
-    rows[:, 5:13] = to_original(rows[:, 5:13], ratio)
+    rows[:, :4] = to_original(rows[:, :4], ratio, left=left, top=top)
+    rows[:, 5:13] = to_original(rows[:, 5:13], ratio, left=left, top=top)
     return rows
 
 

@@ -27,7 +27,7 @@ import onnxruntime as ort
 
 from .boxes import Detection, add_unseen, candidates, decode, iou_one_to_many, to_detections
 from .crops import shrink
-from .letterbox import fit, place, resize
+from .letterbox import Letterbox, fit, place, resize
 from .manifest import DetectorSpec
 
 X_COLUMNS = [0, 2, 5, 7, 9, 11]  # of a detection row: x1 y1 x2 y2 score tlx tly trx try brx bry blx bly
@@ -53,16 +53,27 @@ class Detector:
         confidence = s.confidence if confidence is None else confidence
         iou = s.iou if iou is None else iou
         width, height = s.input_size(image.shape[1], image.shape[0])
-        box = fit(image.shape[1], image.shape[0], width, height)
+        box = fit(image.shape[1], image.shape[0], width, height, s.margin)
         picture = resize(image, box)
-        found = candidates(self.rows(place(picture, width, height, s.pad_value, s.norm), confidence), box.ratio,
-                           confidence, iou)
-        coarse = place(shrink(picture, s.coarse_factor), *s.coarse_size(width, height), s.pad_value, s.norm)
-        large = candidates(self.rows(coarse, confidence), box.ratio / s.coarse_factor, confidence, iou, s.coarse_min_width)
-        rows = add_unseen(found, large)
+        blob = place(picture, width, height, s.pad_value, s.norm, box.left, box.top)
+        found = candidates(self.rows(blob, confidence), box.ratio, confidence, iou, left=box.left, top=box.top)
+        rows = add_unseen(found, self.coarse(picture, box, width, height, confidence, iou))
         looked = [self.refine(image, r, box.ratio, confidence, iou) for r in rows]
         rows = np.array([r for r in looked if r is not None], np.float32).reshape(-1, 13)
         return to_detections(rows, image.shape[1], image.shape[0])
+
+    def coarse(self, picture: np.ndarray, box: Letterbox, width: int, height: int, confidence: float,
+               iou: float) -> np.ndarray:
+        """Rows (original pixels) of the plates at least coarse_min_width wide in the first pass's
+        input shrunk coarse_factor times, the picture keeping its place there."""
+        s = self.spec
+        small = shrink(picture, s.coarse_factor)
+        coarse_width, coarse_height = s.coarse_size(width, height)
+        left = min(round(box.left / s.coarse_factor), coarse_width - small.shape[1])
+        top = min(round(box.top / s.coarse_factor), coarse_height - small.shape[0])
+        blob = place(small, coarse_width, coarse_height, s.pad_value, s.norm, left, top)
+        return candidates(self.rows(blob, confidence), box.ratio / s.coarse_factor, confidence, iou,
+                          s.coarse_min_width, left, top)
 
     def refine(self, image: np.ndarray, row: np.ndarray, ratio: float, confidence: float,
                iou: float) -> np.ndarray | None:

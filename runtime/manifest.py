@@ -49,6 +49,7 @@ class DetectorSpec:
     width: int
     norm: Normalization
     pad_value: int
+    margin: float  # a picture smaller than the input gets a grey border this fraction of its side (letterbox.fit)
     confidence: float
     iou: float
     turns_for_portrait: bool  # the graph takes any input size: a portrait image gets height x width
@@ -204,7 +205,7 @@ def load_manifest(models_dir: str | os.PathLike[str] | None = None, verify: bool
         max_log_side=float(_get(det, "output.max_log_side")),
         height=int(_get(det, "input.height")), width=int(_get(det, "input.width")),
         norm=_norm(_get(det, "input"), "detector.input"),
-        pad_value=int(_get(det, "input.pad_value")),
+        pad_value=int(_get(det, "input.pad_value")), margin=float(_get(det, "input.margin")),
         confidence=float(_get(det, "thresholds.confidence")), iou=float(_get(det, "thresholds.iou")),
         turns_for_portrait=bool(det["input"].get("turns_for_portrait", False)),
         coarse_factor=int(_get(det, "coarse_pass.factor")),

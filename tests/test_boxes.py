@@ -29,6 +29,32 @@ def test_fit_never_enlarges_a_small_image():
     assert box.ratio == 1.0 and (box.width, box.height) == (200, 80)
 
 
+def test_fit_gives_a_picture_a_border_from_the_inputs_spare_room():
+    crop = fit(200, 80, 768, 448, margin=0.25)  # a plate photographed alone: a quarter of each side
+    assert (crop.ratio, crop.width, crop.height, crop.left, crop.top) == (1.0, 200, 80, 50, 20)
+    small = fit(700, 430, 768, 448, margin=0.25)  # little room: what there is, shared on both sides
+    assert (small.left, small.top) == (34, 9)
+    frame = fit(1280, 720, 768, 448, margin=0.25)  # shrunk: at the top-left, as the detector was trained
+    assert (frame.width, frame.height, frame.left, frame.top) == (768, 432, 0, 0)
+    assert (fit(200, 80, 768, 448).left, fit(200, 80, 768, 448).top) == (0, 0)
+
+
+def test_place_puts_the_picture_at_its_place_and_pads_around_it():
+    picture = np.full((2, 3, 3), 255, np.uint8)
+    blob = place(picture, 8, 6, 0, PLAIN, left=2, top=1)
+    assert np.array_equal(np.argwhere(blob[0, 0] == 1.0)[[0, -1]], [[1, 2], [2, 4]])
+    assert blob[0].sum() == 3 * 6  # nothing but the picture is lit
+    with pytest.raises(ValueError, match="does not fit"):
+        place(picture, 8, 6, 0, PLAIN, left=6, top=0)
+
+
+def test_candidates_take_off_the_pictures_place_before_scaling():
+    raw = np.array([row((60, 28, 160, 68), 0.9)], np.float32)
+    rows = candidates(raw, 0.5, 0.4, 0.45, left=10, top=8)
+    assert rows[0, :4].tolist() == pytest.approx([100, 40, 300, 120])
+    assert rows[0, 5:].tolist() == pytest.approx([100, 40, 300, 40, 300, 120, 100, 120])
+
+
 def test_shrink_averages_blocks_and_place_pads_to_the_coarse_size():
     picture = np.zeros((432, 768, 3), np.uint8)
     picture[:4, :4] = 200  # one 4x4 block -> one pixel of 200
@@ -212,3 +238,20 @@ def test_a_small_plate_the_closer_look_does_not_find_is_dropped(tmp_path):
     reader = PlateReader(write_models(tmp_path / "m", rows), providers="cpu", threads=1)
     found = reader.detector(np.full((720, 1280, 3), 90, np.uint8))
     assert [d.box.round().tolist() for d in found] == [[100, 100, 300, 200]]
+
+
+def test_detector_maps_boxes_back_from_a_bordered_picture(tiny_reader):
+    """The tiny detector answers the scene's rows whatever the picture. A 640x400 photo is not shrunk,
+    so it sits with a border in the 768x448 input, at (64, 24): every box comes back that much
+    higher and further left than from the same rows read at the top-left."""
+    from dataclasses import replace
+
+    from runtime.detector import Detector
+
+    image = np.zeros((400, 640, 3), np.uint8)
+    plain = Detector(replace(tiny_reader.detector.spec, margin=0.0), tiny_reader.detector.session)(image)
+    bordered = Detector(replace(tiny_reader.detector.spec, margin=0.25), tiny_reader.detector.session)(image)
+    assert len(plain) == len(bordered) == 2
+    for a, b in zip(plain, bordered):
+        assert np.allclose(b.corners, a.corners - [64, 24])
+    assert bordered[1].box.tolist() == pytest.approx([400 - 64, 200 - 24, 520 - 64, 260 - 24])

@@ -93,6 +93,18 @@ def test_reads_a_plate_photographed_alone(assets, reader: PlateReader) -> None:
     assert [p.text for p in plates] == [plate.text]
 
 
+def test_reads_real_plates_uploaded_alone(reader: PlateReader) -> None:
+    """Real validation crops (every second, 124) uploaded as they are: the plate touches the
+    image's edges. Placed at the input's top-left corner 111 were read; with a grey border from
+    the input's spare room (manifest detector.input.margin) 116."""
+    from runtime.evaluate import load_br_crops
+
+    samples = load_br_crops(SHARED / "data", "val")[::2]
+    read = sum(any(p.text == s.labels[0].text for p in reader.read(cv2.imread(str(s.path), cv2.IMREAD_COLOR)))
+               for s in samples)
+    assert len(samples) == 124 and read >= 114, read
+
+
 @pytest.mark.parametrize("plate_width", [800, 900])
 def test_finds_a_blurred_close_up(assets, reader: PlateReader, plate_width: int) -> None:
     """A wide plate out of focus: too big and soft for the first pass, found by the coarse one."""

@@ -197,7 +197,8 @@ def write_models(folder: Path, rows: np.ndarray, text: str = "ABC1D23", confiden
         "detector": {
             "file": "detector.onnx", "sha256": _sha(blobs["detector.onnx"]),
             "input": {"name": "images", "height": DET_H, "width": DET_W, "channels": "RGB",
-                      "scale": 1 / 255, "mean": [0, 0, 0], "std": [1, 1, 1], "pad_value": 114},
+                      "scale": 1 / 255, "mean": [0, 0, 0], "std": [1, 1, 1], "pad_value": 114,
+                      "margin": 0.0},  # the hand-computed scene sits at the top-left
             "output": {"names": [f"stride{s}" for s in STRIDES],
                        "channels": ["objectness", "left", "top", "right", "bottom", "tl_x", "tl_y", "tr_x", "tr_y",
                                     "br_x", "br_y", "bl_x", "bl_y"], "max_log_side": 6.0},
