@@ -33,7 +33,7 @@ import numpy as np  # noqa: E402
 from runtime.boxes import postprocess  # noqa: E402
 from runtime.crops import crop_plate  # noqa: E402
 from runtime.evaluate import DEFAULT_DATA, IMAGE_SUFFIXES, load_scenes_ro  # noqa: E402
-from runtime.letterbox import letterbox  # noqa: E402
+from runtime.letterbox import fit, letterbox  # noqa: E402
 from runtime.manifest import load_manifest  # noqa: E402
 
 FRAME = (1280, 720)
@@ -200,13 +200,16 @@ def flops_table(models_root: Path, stages: dict[str, dict[str, Any]], peak_gflop
     """MACs per stage and the share of the measured matmul peak the measured median reaches."""
     spec = load_manifest(models_root).detector
     det = count_macs(models_root / "detector.onnx", {"height": spec.height, "width": spec.width})
-    coarse_w, coarse_h = spec.coarse_size(spec.width, spec.height)
-    coarse = count_macs(models_root / "detector.onnx", {"height": coarse_h, "width": coarse_w})
+    frame = fit(1280, 720, spec.width, spec.height)
+    coarse = {"macs": 0}
+    for factor in spec.coarse_factors(frame.width, frame.height):
+        _, _, coarse_w, coarse_h = spec.coarse_input(round(frame.width / factor), round(frame.height / factor))
+        coarse["macs"] += count_macs(models_root / "detector.onnx", {"height": coarse_h, "width": coarse_w})["macs"]
     enc = count_macs(models_root / "recognizer_encoder.onnx")
     dec = count_macs(models_root / "recognizer_decoder.onnx")
     per_plate = enc["macs"] + NOMINAL_DECODER_STEPS * dec["macs"]
     work = {  # stage -> MACs per timed call
-        "detector": det["macs"] + coarse["macs"],  # both passes
+        "detector": det["macs"] + coarse["macs"],  # first and coarse passes
         "recognizer_b1": per_plate,
         "recognizer_b8": 8 * per_plate,
         "end_to_end": det["macs"] + coarse["macs"] + plates_per_image * per_plate,

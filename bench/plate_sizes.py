@@ -5,7 +5,8 @@ plate photographed alone, and in a 12 MP phone photo.
 
 Real br-plate-crops validation crops (never trained on) pasted at the centre of a grey 768x448
 image (the detector's input size, so the width is the plate's width in its input) at widths
-from 60 to 760 px; each crop uploaded alone as it is; and every other one of those crops pasted
+from 60 to 760 px; each crop uploaded alone as it is, and enlarged to 1000, 1600 and 3000 px wide
+(a close-up taken with a camera or a phone); and every other one of those crops pasted
 small into a blurred-noise photo below its centre: 1280x720 and 1920x1080 camera frames (40 to 130 px wide)
 and a 4032x3024 phone photo (60 to 260 px). A plate counts as found when the reader returns any
 plate, read when one of them has the crop's text; the photo tables also give the median time of
@@ -28,6 +29,7 @@ from runtime import PlateReader  # noqa: E402
 from runtime.evaluate import DEFAULT_DATA, Sample, load_br_crops  # noqa: E402
 
 WIDTHS = (60, 120, 200, 260, 320, 400, 500, 650, 760)
+CLOSE_UPS = (1000, 1600, 3000)
 CANVAS_W, CANVAS_H, FILL = 768, 448, 114
 PHOTOS = {(1280, 720): (40, 50, 60, 80, 100, 130), (1920, 1080): (40, 50, 60, 80, 100, 130), (4032, 3024): (60, 80, 100, 130, 160, 200, 260)}
 
@@ -39,6 +41,11 @@ def pasted(crop: np.ndarray, width: int) -> np.ndarray:
     y, x = (CANVAS_H - height) // 2, (CANVAS_W - width) // 2
     canvas[y : y + height, x : x + width] = cv2.resize(crop, (width, height))
     return canvas
+
+
+def enlarged(crop: np.ndarray, width: int) -> np.ndarray:
+    """The crop alone, resized (bicubic) to `width` px wide."""
+    return cv2.resize(crop, (width, round(crop.shape[0] * width / crop.shape[1])), interpolation=cv2.INTER_CUBIC)
 
 
 def in_photo(crop: np.ndarray, width: int, photo: np.ndarray) -> np.ndarray:
@@ -80,6 +87,9 @@ def main() -> None:
         print(f"| {width} px | {found} | {read} | {len(samples[some])} |")
     found, read, _ = score(reader, crops, samples)
     print(f"| crop uploaded alone | {found} | {read} | {len(samples)} |")
+    for width in CLOSE_UPS:
+        found, read, _ = score(reader, [enlarged(c, width) for c in crops], samples)
+        print(f"| crop uploaded alone, enlarged to {width} px | {found} | {read} | {len(samples)} |")
     fewer = slice(None, None, 2 * args.every)
     for (photo_w, photo_h), widths in PHOTOS.items():
         rng = np.random.default_rng(1)

@@ -25,9 +25,11 @@ CHANNELS = ("objectness", "left", "top", "right", "bottom", "tl_x", "tl_y", "tr_
 MAP_NAMES = tuple(f"stride{s}" for s in STRIDES)
 MAX_LOG_SIDE = 6.0  # side distances are exp(min(v, 6)) strides: at most 403 strides, whatever the logits
 # The trained network finds plates up to about 200 px wide in its input (real crops pasted at
-# 200 px: 65 of 83 found, at 260 px: 18); the runtime's second pass on the input shrunk 4 times
-# finds the wider ones, keeping there boxes of 40 px (160 px at full size) and more.
-COARSE_FACTOR, COARSE_MIN_WIDTH = 4, 40
+# 200 px: 65 of 83 found, at 260 px: 18); the runtime's coarse passes on the picture shrunk 4
+# times, then 8, 16... until it fits COARSE_MAX_SIDE px, each with a grey border (INPUT_MARGIN),
+# find the wider ones, keeping there boxes of 30 px and more: a plate 200 px wide is 50 px in the
+# first, one that fills a 3000 px close-up 94 px in the last.
+COARSE_FACTOR, COARSE_MIN_WIDTH, COARSE_MAX_SIDE = 4, 30, 160
 # A plate the first pass saw at less than 2/3 of the photo's resolution is looked at again in a
 # window three plate widths wide (at most 320x192), where the network places corners best: a
 # plate 50 px wide in a 1280x720 frame has corners placed to 1.7 px there, enough to cut

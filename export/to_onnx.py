@@ -94,7 +94,8 @@ def export_detector(checkpoint: Path, out: Path, data: Path | None) -> dict:
                                "c = ((col + 0.5) s, (row + 0.5) s); box sides c -/+ exp(min(v, max_log_side)) s; "
                                "corners c + offset s; input pixels (runtime/boxes.py::decode)"},
         "strides": list(det.STRIDES),
-        "coarse_pass": {"factor": det.COARSE_FACTOR, "min_width": det.COARSE_MIN_WIDTH},
+        "coarse_pass": {"factor": det.COARSE_FACTOR, "min_width": det.COARSE_MIN_WIDTH,
+                        "max_side": det.COARSE_MAX_SIDE},
         "refine_pass": {"width": det.REFINE_WIDTH, "height": det.REFINE_HEIGHT, "context": det.REFINE_CONTEXT,
                         "gain": det.REFINE_GAIN},
         "larger_input": {"max_shrink": det.MAX_SHRINK, "max_scale": det.MAX_INPUT_SCALE},

@@ -117,12 +117,11 @@ def candidates(raw: np.ndarray, ratio: float, confidence: float, iou: float, min
     return rows
 
 
-def add_unseen(kept: np.ndarray, extra: np.ndarray) -> np.ndarray:
-    """kept plus the rows of extra whose box touches none of kept's, best first. Plates do not
-    overlap one another, so an extra box that overlaps a kept one is the same plate, seen coarser."""
+def unseen(kept: np.ndarray, extra: np.ndarray) -> np.ndarray:
+    """The rows of extra whose box touches none of kept's. Plates do not overlap one another, so
+    an extra box that overlaps a kept one is the same plate, seen coarser."""
     new = [r for r in extra if not len(kept) or iou_one_to_many(r[:4], kept[:, :4]).max() == 0]
-    rows = np.concatenate([kept, np.asarray(new, np.float32).reshape(-1, kept.shape[1])])
-    return rows[np.argsort(-rows[:, 4], kind="stable")]
+    return np.asarray(new, np.float32).reshape(-1, extra.shape[1])
 
 
 def to_detections(rows: np.ndarray, width: int, height: int) -> list[Detection]:

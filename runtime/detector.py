@@ -1,19 +1,21 @@
-"""Plate detector: letterbox the image, run the ONNX graph at two scales, keep the plate boxes,
-and look again, at the photo's own resolution, at plates the first look saw small.
+"""Plate detector: letterbox the image, run the ONNX graph at several scales, keep the plate
+boxes, and look again, at the photo's own resolution, at plates a pass saw small.
 
 The network finds plates up to about 200 px wide in its input; wider ones (a close-up, a plate
 photographed alone, a large blurred plate) it mostly misses: few of its training plates were
-that wide, and its deepest cells see little more. So a second, coarse pass runs the same graph
-on the input shrunk `coarse_factor` times (7% of the first pass's work, about 1 ms on 2 CPU
-cores) and adds the plates of at least `coarse_min_width` pixels there that the first pass did
-not find.
+that wide, and its deepest cells see little more. So coarse passes run the same graph on the
+picture shrunk `coarse_factor` times, then twice that, until it fits `coarse_max_side` pixels
+(a 1280x720 frame: 192x108 and 96x54 pictures in 288x192 and 160x96 inputs, a fifth of the
+first pass's work together), each with a grey border so that a plate filling its photo still
+has edges to be found by, and add the plates of at least `coarse_min_width` pixels there that
+no earlier pass found.
 
 The first pass shrinks a 1280x720 frame 5/3 times (a larger image gets a larger input,
 manifest.py), so a plate 50 px wide is 30 px in the input, and corners placed to a pixel
 there are 1.7 px off in the frame: enough to cut characters off when the crop is rectified.
 Such a plate is looked at again in a window of the photo `refine_context` plate widths wide (at
-most `refine_width` x `refine_height`), at least `refine_gain` times the first pass's
-resolution and never enlarged, and takes the box and corners found there. A plate that this
+most `refine_width` x `refine_height`), at least `refine_gain` times the resolution of the pass
+that found it and never enlarged, and takes the box and corners found there. A plate that this
 closer look does not find is dropped: lettering, logos and signs that a 30 px view takes for
 a plate mostly stop looking like one at full resolution (scenes-ro val: precision 0.49 -> 0.63,
 recall unchanged; README). All these numbers come from the manifest; `bench/plate_sizes.py`
@@ -25,9 +27,9 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from .boxes import Detection, add_unseen, candidates, decode, iou_one_to_many, to_detections
+from .boxes import Detection, candidates, decode, iou_one_to_many, to_detections, unseen
 from .crops import shrink
-from .letterbox import Letterbox, fit, place, resize
+from .letterbox import fit, place, resize
 from .manifest import DetectorSpec
 
 X_COLUMNS = [0, 2, 5, 7, 9, 11]  # of a detection row: x1 y1 x2 y2 score tlx tly trx try brx bry blx bly
@@ -57,23 +59,29 @@ class Detector:
         picture = resize(image, box)
         blob = place(picture, width, height, s.pad_value, s.norm, box.left, box.top)
         found = candidates(self.rows(blob, confidence), box.ratio, confidence, iou, left=box.left, top=box.top)
-        rows = add_unseen(found, self.coarse(picture, box, width, height, confidence, iou))
-        looked = [self.refine(image, r, box.ratio, confidence, iou) for r in rows]
-        rows = np.array([r for r in looked if r is not None], np.float32).reshape(-1, 13)
+        rows = self.look_again(image, found, box.ratio, confidence, iou)
+        for factor in s.coarse_factors(picture.shape[1], picture.shape[0]):
+            small = shrink(picture, factor)
+            ratio = box.ratio * small.shape[1] / picture.shape[1]
+            large = self.coarse(small, ratio, confidence, iou)
+            rows = np.concatenate([rows, self.look_again(image, unseen(rows, large), ratio, confidence, iou)])
+        rows = rows[np.argsort(-rows[:, 4], kind="stable")]
         return to_detections(rows, image.shape[1], image.shape[0])
 
-    def coarse(self, picture: np.ndarray, box: Letterbox, width: int, height: int, confidence: float,
-               iou: float) -> np.ndarray:
-        """Rows (original pixels) of the plates at least coarse_min_width wide in the first pass's
-        input shrunk coarse_factor times, the picture keeping its place there."""
+    def look_again(self, image: np.ndarray, rows: np.ndarray, ratio: float, confidence: float,
+                   iou: float) -> np.ndarray:
+        """The rows a pass at `ratio` found, each placed again (or dropped) by refine."""
+        looked = [self.refine(image, r, ratio, confidence, iou) for r in rows]
+        return np.array([r for r in looked if r is not None], np.float32).reshape(-1, 13)
+
+    def coarse(self, small: np.ndarray, ratio: float, confidence: float, iou: float) -> np.ndarray:
+        """Rows (original pixels) of the plates at least coarse_min_width wide in `small`, the picture
+        shrunk to `ratio` of the image and given a grey border: a plate that fills its photo has
+        edges there."""
         s = self.spec
-        small = shrink(picture, s.coarse_factor)
-        coarse_width, coarse_height = s.coarse_size(width, height)
-        left = min(round(box.left / s.coarse_factor), coarse_width - small.shape[1])
-        top = min(round(box.top / s.coarse_factor), coarse_height - small.shape[0])
-        blob = place(small, coarse_width, coarse_height, s.pad_value, s.norm, left, top)
-        return candidates(self.rows(blob, confidence), box.ratio / s.coarse_factor, confidence, iou,
-                          s.coarse_min_width, left, top)
+        left, top, width, height = s.coarse_input(small.shape[1], small.shape[0])
+        blob = place(small, width, height, s.pad_value, s.norm, left, top)
+        return candidates(self.rows(blob, confidence), ratio, confidence, iou, s.coarse_min_width, left, top)
 
     def refine(self, image: np.ndarray, row: np.ndarray, ratio: float, confidence: float,
                iou: float) -> np.ndarray | None:

@@ -55,6 +55,7 @@ class DetectorSpec:
     turns_for_portrait: bool  # the graph takes any input size: a portrait image gets height x width
     coarse_factor: int  # the second pass sees the input this many times smaller (runtime/detector.py)
     coarse_min_width: float  # and keeps its boxes at least this wide, in its own input pixels
+    coarse_max_side: int  # and again at twice the factor until the picture fits this many pixels
     refine_width: int  # a small plate is looked at again in a window this size (runtime/detector.py)
     refine_height: int
     refine_context: float  # that is this many plate widths wide
@@ -79,11 +80,21 @@ class DetectorSpec:
         """The largest: input sides must be multiples of it."""
         return max(self.strides)
 
-    def coarse_size(self, width: int, height: int) -> tuple[int, int]:
-        """(width, height) of the coarse pass's input for a first-pass input of width x height."""
+    def coarse_factors(self, width: int, height: int) -> list[int]:
+        """How many times smaller each coarse pass sees a picture of width x height: coarse_factor,
+        then twice that, until the picture fits coarse_max_side pixels."""
+        factors = [self.coarse_factor]
+        while max(width, height) / factors[-1] > self.coarse_max_side:
+            factors.append(2 * factors[-1])
+        return factors
+
+    def coarse_input(self, width: int, height: int) -> tuple[int, int, int, int]:
+        """(left, top, input width, input height) of a coarse pass for a shrunk picture of width x
+        height: a grey border of `margin` times each side, sides rounded up to the largest stride."""
+        left, top = round(self.margin * width), round(self.margin * height)
         def side(n: int) -> int:
-            return -(-(n // self.coarse_factor) // self.stride) * self.stride
-        return side(width), side(height)
+            return -(-n // self.stride) * self.stride
+        return left, top, side(width + 2 * left), side(height + 2 * top)
 
     def aligned(self, side: float) -> int:
         """The nearest multiple of the largest stride (at least one): the sides the graph takes."""
@@ -210,6 +221,7 @@ def load_manifest(models_dir: str | os.PathLike[str] | None = None, verify: bool
         turns_for_portrait=bool(det["input"].get("turns_for_portrait", False)),
         coarse_factor=int(_get(det, "coarse_pass.factor")),
         coarse_min_width=float(_get(det, "coarse_pass.min_width")),
+        coarse_max_side=int(_get(det, "coarse_pass.max_side")),
         refine_width=int(_get(det, "refine_pass.width")), refine_height=int(_get(det, "refine_pass.height")),
         refine_context=float(_get(det, "refine_pass.context")), refine_gain=float(_get(det, "refine_pass.gain")),
         max_shrink=float(_get(det, "larger_input.max_shrink")), max_scale=float(_get(det, "larger_input.max_scale")),

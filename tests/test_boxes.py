@@ -3,7 +3,7 @@ import cv2
 import numpy as np
 import pytest
 
-from runtime.boxes import add_unseen, candidates, decode, iou_one_to_many, nms, postprocess, threshold, to_original
+from runtime.boxes import candidates, decode, iou_one_to_many, nms, postprocess, threshold, to_original, unseen
 from runtime.crops import box_crop, crop_plate, is_valid_quad, rectify, shrink
 from runtime.letterbox import fit, letterbox, place
 from runtime.manifest import Normalization
@@ -99,15 +99,13 @@ def test_coarse_candidates_keep_only_wide_boxes_in_original_pixels():
     assert rows[0, :4].tolist() == pytest.approx([10 / 0.15, 10 / 0.15, 70 / 0.15, 30 / 0.15])
 
 
-def test_add_unseen_keeps_first_pass_boxes_and_adds_only_new_plates():
+def test_unseen_keeps_only_coarse_boxes_that_touch_no_kept_plate():
     first = np.array([row((100, 100, 300, 160), 0.7)], np.float32)
     coarse = np.array([row((90, 95, 330, 180), 0.95), row((290, 150, 400, 200), 0.9), row((500, 400, 900, 520), 0.8)],
                       np.float32)
-    rows = add_unseen(first, coarse)
-    assert rows[:, 4].tolist() == pytest.approx([0.8, 0.7])  # both boxes touching the first pass's plate are dropped
-    assert rows[1, :4].tolist() == [100, 100, 300, 160]  # and the finer box stays
-    assert add_unseen(first[:0], coarse).shape == (3, 13)
-    assert add_unseen(first, coarse[:0]).tolist() == first.tolist()
+    assert unseen(first, coarse)[:, 4].tolist() == pytest.approx([0.8])  # both boxes touching the plate are dropped
+    assert unseen(first[:0], coarse).shape == (3, 13)
+    assert unseen(first, coarse[:0]).shape == (0, 13)
 
 
 def test_letterbox_pads_right_and_bottom_and_swaps_to_rgb():

@@ -3,6 +3,7 @@ import json
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 
@@ -66,9 +67,13 @@ def test_missing_manifest_and_bad_fields(tiny_models_dir, tmp_path):
 
 
 def test_coarse_pass_size_and_factor(tiny_models_dir, tmp_path):
-    spec = load_manifest(tiny_models_dir).detector
-    assert spec.coarse_size(768, 448) == (192, 128)  # 768x448 / 4 = 192x112, padded to the stride 32
-    assert spec.coarse_size(448, 768) == (128, 192)
+    spec = load_manifest(tiny_models_dir).detector  # factor 4, max side 160, margin 0
+    assert spec.coarse_factors(768, 432) == [4, 8]  # 192 px wide is over 160: once more at 96
+    assert spec.coarse_factors(640, 300) == [4]
+    assert spec.coarse_factors(1536, 768) == [4, 8, 16]
+    assert spec.coarse_input(192, 108) == (0, 0, 192, 128)  # no border: sides padded to the stride 32
+    bordered = replace(spec, margin=0.25)
+    assert bordered.coarse_input(192, 108) == (48, 27, 288, 192)  # 192 + 2 * 48, 108 + 2 * 27 -> 162 -> 192
     copy = tmp_path / "m"
     shutil.copytree(tiny_models_dir, copy)
     raw = json.loads((copy / "manifest.json").read_text())

@@ -105,6 +105,22 @@ def test_reads_real_plates_uploaded_alone(reader: PlateReader) -> None:
     assert len(samples) == 124 and read >= 114, read
 
 
+def test_reads_close_ups_of_real_plates(reader: PlateReader) -> None:
+    """Real validation crops (every fourth, 62) enlarged to 1600 px wide, as a phone close-up of a
+    plate would be: the plate fills the image and is 960 px wide in the input. Coarse passes down
+    to a 160 px picture, each with a border, read 240 of all 248 (bench/plate_sizes.py); a
+    single coarse pass without a border read 91."""
+    from runtime.evaluate import load_br_crops
+
+    samples = load_br_crops(SHARED / "data", "val")[::4]
+    read = 0
+    for sample in samples:
+        crop = cv2.imread(str(sample.path), cv2.IMREAD_COLOR)
+        close_up = cv2.resize(crop, (1600, round(crop.shape[0] * 1600 / crop.shape[1])), interpolation=cv2.INTER_CUBIC)
+        read += any(p.text == sample.labels[0].text for p in reader.read(close_up))
+    assert len(samples) == 62 and read >= 55, read
+
+
 @pytest.mark.parametrize("plate_width", [800, 900])
 def test_finds_a_blurred_close_up(assets, reader: PlateReader, plate_width: int) -> None:
     """A wide plate out of focus: too big and soft for the first pass, found by the coarse one."""
