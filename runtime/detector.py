@@ -101,7 +101,7 @@ class Detector:
             return None
         seen[:, X_COLUMNS] += left
         seen[:, Y_COLUMNS] += top
-        seen[:, 4] = row[4]  # the score stays the first look's: the same plate, placed better
+        seen[:, 4] = row[4]  # the score stays the one its pass gave: the same plate, placed better
         overlap = iou_one_to_many(row[:4], seen[:, :4])
         return seen[int(overlap.argmax())] if overlap.max() >= 0.5 else None
 

@@ -49,11 +49,11 @@ class DetectorSpec:
     width: int
     norm: Normalization
     pad_value: int
-    margin: float  # a picture smaller than the input gets a grey border this fraction of its side (letterbox.fit)
+    margin: float  # a picture not shrunk, and each coarse pass's picture, gets a grey border this fraction of its sides
     confidence: float
     iou: float
     turns_for_portrait: bool  # the graph takes any input size: a portrait image gets height x width
-    coarse_factor: int  # the second pass sees the input this many times smaller (runtime/detector.py)
+    coarse_factor: int  # the first coarse pass sees the picture this many times smaller (runtime/detector.py)
     coarse_min_width: float  # and keeps its boxes at least this wide, in its own input pixels
     coarse_max_side: int  # and again at twice the factor until the picture fits this many pixels
     refine_width: int  # a small plate is looked at again in a window this size (runtime/detector.py)
@@ -228,6 +228,8 @@ def load_manifest(models_dir: str | os.PathLike[str] | None = None, verify: bool
     )
     if detector.coarse_factor < 2:
         raise ManifestError("manifest.json: detector.coarse_pass.factor must be an integer >= 2")
+    if detector.coarse_max_side < 1:  # coarse_factors would double the factor forever
+        raise ManifestError("manifest.json: detector.coarse_pass.max_side must be a positive integer")
 
     rec = _get(raw, "recognizer")
     enc_path, enc_sha = _model_file(root, _get(rec, "encoder"), "recognizer.encoder", verify)

@@ -97,3 +97,13 @@ def test_shipped_manifest_is_valid(shipped_models_dir):
     m = load_manifest(shipped_models_dir)
     assert m.recognizer.charset == "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
     assert m.recognizer.end == 36 and m.recognizer.start == 37
+
+
+def test_coarse_max_side_must_be_positive(tiny_models_dir, tmp_path):
+    copy = tmp_path / "m"
+    shutil.copytree(tiny_models_dir, copy)
+    raw = json.loads((copy / "manifest.json").read_text())
+    raw["detector"]["coarse_pass"]["max_side"] = 0
+    (copy / "manifest.json").write_text(json.dumps(raw))
+    with pytest.raises(ManifestError, match="coarse_pass.max_side must be a positive integer"):
+        load_manifest(copy)
