@@ -13,6 +13,11 @@ that matched no box, on contact sheets with its surroundings:
 - val frames: `plate` only for the detections judged to be plates, because the evaluation
   discounts a detection on one, and an unsure case must stay counted as a false positive.
 A plate that detector missed is not listed, so the list of plates is incomplete by construction.
+Session 11 looked the same way at the 14 val detections of the session-10 reader (coarse passes,
+bordered pictures) that matched nothing listed: four are plates and were added (0347 and 0348, a
+plate the frame's right edge cuts, its RO band visible; 0357 and 0359, light plates with dark
+characters on parked cars' rears); the ten others (bus logos, signs, lettering, a window, three
+unsure dim shapes) stay counted as false positives.
 """
 from __future__ import annotations
 
