@@ -1,0 +1,27 @@
+"""bench/street_plates.py: a crop covers a street plate's box the way its docstring says."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from street_plates import cover  # noqa: E402
+
+
+def test_a_crop_covers_the_box_as_wide_with_its_own_shape_and_centre() -> None:
+    frame = np.zeros((720, 1280, 3), np.uint8)
+    crop = np.full((40, 80, 3), 200, np.uint8)  # aspect 2: a 100 px box gets a 100x50 plate
+    x, y, w, h = cover(frame, (500.0, 300.0, 100.0, 24.0), crop)
+    assert (w, h) == (100.0, 50.0)
+    assert (x + w / 2, y + h / 2) == (550.0, 312.0)  # the centre of the box
+    assert (frame[int(y):int(y + h), int(x):int(x + w)] == 200).all()
+    assert frame.sum() == 200 * 3 * 100 * 50  # nothing painted outside it
+
+
+def test_a_box_at_the_frame_edge_keeps_the_whole_crop_inside() -> None:
+    frame = np.zeros((720, 1280, 3), np.uint8)
+    x, y, w, h = cover(frame, (1230.0, 700.0, 50.0, 20.0), np.full((30, 60, 3), 90, np.uint8))
+    assert x + w <= 1280 and y + h <= 720 and w == 50.0
+    assert (frame[int(y):, int(x):] == 90).all()
