@@ -1,6 +1,6 @@
 """Real Brazilian plates in real street frames: how the reader does where its users point it.
 
-    python bench/street_plates.py [--data ../shared/data] [--models DIR] [--rounds 3]
+    python bench/street_plates.py [--data ../shared/data] [--models DIR] [--rounds 3] [--night]
 
 No labelled Brazilian street photo is in the shared data, so this one is put together from two
 real sets that training never saw: every boxed plate of the scenes-ro validation videos (dash-cam
@@ -10,6 +10,11 @@ it, centred on it. Each round gives the frames' plates other crops, so three rou
 one of the 248 crops about once. A plate counts as found when a detection overlaps the pasted
 crop at IoU 0.5 or more, read when one of those has the crop's text; the table splits them by
 width. The frames' unboxed plates and look-alikes stay as they are, so precision is not given.
+
+--night: the same at night, as a camera with a lamp sees it: the frame darkened (a power curve
+that keeps what was bright bright) and each plate lit (its ground brighter, its characters as
+dark). A fixed version of the training's night augmentation (export/data/scenes.py::night);
+the plates and frames are still ones no training saw.
 """
 from __future__ import annotations
 
@@ -28,6 +33,18 @@ from runtime.evaluate import DEFAULT_DATA, Sample, load_br_crops, load_scenes_ro
 from runtime.metrics import iou_xywh  # noqa: E402
 
 WIDTH_BINS = ((0, 80), (80, 120), (120, 10_000))
+NIGHT_POWER, NIGHT_GAIN = 2.0, 0.5  # the street at night: (v / 255) ** power * gain
+LIT_FLOOR, LIT_GAIN = 25, 1.6  # a lit plate: (v - floor) * gain
+
+
+def at_night(frame: np.ndarray) -> np.ndarray:
+    """The frame darkened as at night; highlights stay brightest."""
+    return np.clip(255.0 * (frame / 255.0) ** NIGHT_POWER * NIGHT_GAIN, 0, 255).astype(np.uint8)
+
+
+def lit(crop: np.ndarray) -> np.ndarray:
+    """A plate under a lamp: its ground brighter, its dark characters no lighter."""
+    return np.clip((crop.astype(np.float32) - LIT_FLOOR) * LIT_GAIN, 0, 255).astype(np.uint8)
 
 
 def cover(frame: np.ndarray, box: tuple[float, float, float, float], crop: np.ndarray) -> tuple[float, float, float, float]:
@@ -42,13 +59,16 @@ def cover(frame: np.ndarray, box: tuple[float, float, float, float], crop: np.nd
     return float(left), float(top), float(width), float(height)
 
 
-def composed(scene: Sample, crops: list[tuple[np.ndarray, str]], first: int) -> tuple[np.ndarray, list[tuple[tuple[float, ...], str]]]:
+def composed(scene: Sample, crops: list[tuple[np.ndarray, str]], first: int,
+             night: bool = False) -> tuple[np.ndarray, list[tuple[tuple[float, ...], str]]]:
     """The scene's frame with each boxed plate covered by the next crop from `first` on; the pasted plates."""
     frame = cv2.imread(str(scene.path), cv2.IMREAD_COLOR)
+    if night:
+        frame = at_night(frame)
     plates = []
     for k, label in enumerate(scene.labels):
         image, text = crops[(first + k) % len(crops)]
-        plates.append((cover(frame, label.box, image), text))
+        plates.append((cover(frame, label.box, lit(image) if night else image), text))
     return frame, plates
 
 
@@ -58,6 +78,7 @@ def main() -> None:
     parser.add_argument("--models", default=None)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--night", action="store_true", help="dark frames, lit plates")
     args = parser.parse_args()
     reader = PlateReader(args.models, providers="cpu", threads=args.threads)
     crops = [(cv2.imread(str(s.path), cv2.IMREAD_COLOR), s.labels[0].text) for s in load_br_crops(args.data, "val")]
@@ -66,7 +87,7 @@ def main() -> None:
     used = 0
     for round_ in range(args.rounds):
         for scene in scenes:
-            frame, plates = composed(scene, crops, used)
+            frame, plates = composed(scene, crops, used, args.night)
             used += len(plates)
             found = reader.read(frame)
             boxes = np.array([p.box for p in found], np.float64).reshape(-1, 4)
@@ -77,8 +98,8 @@ def main() -> None:
                 tally[0] += 1
                 tally[1] += bool(hits)
                 tally[2] += any(normalise_text(p.text) == text for p in hits)
-    print(f"br-plate-crops val crops over the boxed plates of scenes-ro val frames, {args.rounds} rounds "
-          f"({used} plates, {len(crops)} crops)\n")
+    print(f"br-plate-crops val crops over the boxed plates of scenes-ro val frames{' at night' if args.night else ''}, "
+          f"{args.rounds} rounds ({used} plates, {len(crops)} crops)\n")
     print("| pasted width (px) | plates | found | read |")
     print("|---|---|---|---|")
     for (low, high), (n, f, r) in counts.items():

@@ -25,3 +25,15 @@ def test_a_box_at_the_frame_edge_keeps_the_whole_crop_inside() -> None:
     x, y, w, h = cover(frame, (1230.0, 700.0, 50.0, 20.0), np.full((30, 60, 3), 90, np.uint8))
     assert x + w <= 1280 and y + h <= 720 and w == 50.0
     assert (frame[int(y):, int(x):] == 90).all()
+
+
+def test_at_night_the_street_darkens_and_a_lit_plate_keeps_its_characters_dark() -> None:
+    from street_plates import at_night, lit
+
+    frame = np.full((10, 10, 3), 128, np.uint8)
+    frame[0, 0] = 255
+    dark = at_night(frame)
+    assert dark[5, 5, 0] < 64 and dark[0, 0, 0] == dark.max()  # the street dark, the brightest spot still brightest
+    plate = np.array([[[30, 30, 30], [150, 150, 150]]], np.uint8)  # a character pixel and a ground pixel
+    lit_plate = lit(plate).astype(int)
+    assert lit_plate[0, 0, 0] <= 30 and lit_plate[0, 1, 0] > 150
