@@ -29,7 +29,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from runtime import PlateReader  # noqa: E402
-from runtime.evaluate import DEFAULT_DATA, Sample, load_br_crops, load_scenes_ro, normalise_text  # noqa: E402
+from runtime.evaluate import DEFAULT_DATA, load_br_crops, load_scenes_ro, normalise_text  # noqa: E402
 from runtime.metrics import iou_xywh  # noqa: E402
 
 WIDTH_BINS = ((0, 80), (80, 120), (120, 10_000))
@@ -59,16 +59,14 @@ def cover(frame: np.ndarray, box: tuple[float, float, float, float], crop: np.nd
     return float(left), float(top), float(width), float(height)
 
 
-def composed(scene: Sample, crops: list[tuple[np.ndarray, str]], first: int,
-             night: bool = False) -> tuple[np.ndarray, list[tuple[tuple[float, ...], str]]]:
-    """The scene's frame with each boxed plate covered by the next crop from `first` on; the pasted plates."""
-    frame = cv2.imread(str(scene.path), cv2.IMREAD_COLOR)
-    if night:
-        frame = at_night(frame)
+def composed(frame: np.ndarray, boxes: list[tuple[float, float, float, float]], crops: list[tuple[np.ndarray, str]],
+             first: int) -> tuple[np.ndarray, list[tuple[tuple[float, ...], str]]]:
+    """A copy of the frame with each box covered by the next crop from `first` on; the pasted plates."""
+    frame = frame.copy()
     plates = []
-    for k, label in enumerate(scene.labels):
+    for k, box in enumerate(boxes):
         image, text = crops[(first + k) % len(crops)]
-        plates.append((cover(frame, label.box, lit(image) if night else image), text))
+        plates.append((cover(frame, box, image), text))
     return frame, plates
 
 
@@ -81,13 +79,18 @@ def main() -> None:
     parser.add_argument("--night", action="store_true", help="dark frames, lit plates")
     args = parser.parse_args()
     reader = PlateReader(args.models, providers="cpu", threads=args.threads)
+    # Frames and crops are decoded (and lit for --night) once; each round pastes onto a copy.
     crops = [(cv2.imread(str(s.path), cv2.IMREAD_COLOR), s.labels[0].text) for s in load_br_crops(args.data, "val")]
-    scenes = [s for s in load_scenes_ro(args.data, "val") if s.labels]
+    scenes = [(cv2.imread(str(s.path), cv2.IMREAD_COLOR), [label.box for label in s.labels])
+              for s in load_scenes_ro(args.data, "val") if s.labels]
+    if args.night:
+        crops = [(lit(image), text) for image, text in crops]
+        scenes = [(at_night(frame), boxes) for frame, boxes in scenes]
     counts = {b: [0, 0, 0] for b in WIDTH_BINS}  # plates, found, read
     used = 0
-    for round_ in range(args.rounds):
-        for scene in scenes:
-            frame, plates = composed(scene, crops, used, args.night)
+    for _ in range(args.rounds):
+        for scene_frame, scene_boxes in scenes:
+            frame, plates = composed(scene_frame, scene_boxes, crops, used)
             used += len(plates)
             found = reader.read(frame)
             boxes = np.array([p.box for p in found], np.float64).reshape(-1, 4)

@@ -16,7 +16,7 @@ A plate that detector missed is not listed, so the list of plates is incomplete 
 Session 11 looked the same way at the 14 val detections of the session-10 reader (coarse passes,
 bordered pictures) that matched nothing listed: four are plates and were added (0347 and 0348, a
 plate the frame's right edge cuts, its RO band visible; 0357 and 0359, light plates with dark
-characters on parked cars' rears); the ten others (bus logos, signs, lettering, a window, three
+characters on parked cars' rears); the ten others (bus logos, signs, lettering, a window, two
 unsure dim shapes) stay counted as false positives.
 """
 from __future__ import annotations

@@ -12,6 +12,19 @@ from runtime import ManifestError
 from runtime.manifest import load_manifest
 
 
+def editable_copy(tiny_models_dir, tmp_path):
+    """A copy of the tiny models and its manifest as a dict, to edit and save with `saved`."""
+    copy = tmp_path / "m"
+    shutil.copytree(tiny_models_dir, copy)
+    return copy, json.loads((copy / "manifest.json").read_text())
+
+
+def saved(copy, raw):
+    """The copy's folder once `raw` is written as its manifest."""
+    (copy / "manifest.json").write_text(json.dumps(raw))
+    return copy
+
+
 def test_loads_tiny_manifest(tiny_models_dir):
     m = load_manifest(tiny_models_dir)
     assert m.detector.width == 768 and m.detector.height == 448 and m.detector.confidence == 0.4
@@ -21,12 +34,9 @@ def test_loads_tiny_manifest(tiny_models_dir):
 def test_detector_input_turns_for_portrait_only_when_the_manifest_says_so(tiny_models_dir, tmp_path):
     fixed = load_manifest(tiny_models_dir).detector  # no turns_for_portrait
     assert fixed.input_size(720, 1280) == (1312, 768)  # kept landscape: grown so 1280 px shrink to 768, not 448
-    copy = tmp_path / "m"
-    shutil.copytree(tiny_models_dir, copy)
-    raw = json.loads((copy / "manifest.json").read_text())
+    copy, raw = editable_copy(tiny_models_dir, tmp_path)
     raw["detector"]["input"]["turns_for_portrait"] = True
-    (copy / "manifest.json").write_text(json.dumps(raw))
-    turning = load_manifest(copy).detector
+    turning = load_manifest(saved(copy, raw)).detector
     assert turning.input_size(720, 1280) == (448, 768)
     assert turning.input_size(1280, 720) == (768, 448) and turning.input_size(500, 500) == (768, 448)
     assert turning.input_size(4032, 3024) == (1536, 896)  # a 12 MP photo: 5.25x the input, input doubled
@@ -48,22 +58,17 @@ def test_sha_mismatch_is_a_clear_error(tiny_models_dir, tmp_path):
 def test_missing_manifest_and_bad_fields(tiny_models_dir, tmp_path):
     with pytest.raises(ManifestError, match="no manifest.json"):
         load_manifest(tmp_path)
-    copy = tmp_path / "m"
-    shutil.copytree(tiny_models_dir, copy)
-    raw = json.loads((copy / "manifest.json").read_text())
+    copy, raw = editable_copy(tiny_models_dir, tmp_path)
     raw["detector"]["file"] = "../detector.onnx"
-    (copy / "manifest.json").write_text(json.dumps(raw))
     with pytest.raises(ManifestError, match="inside"):
-        load_manifest(copy)
+        load_manifest(saved(copy, raw))
     raw["detector"]["file"] = "detector.onnx"
     raw["detector"]["output"]["names"] = ["stride8", "stride16"]
-    (copy / "manifest.json").write_text(json.dumps(raw))
     with pytest.raises(ManifestError, match="one map per detector.strides entry"):
-        load_manifest(copy)
+        load_manifest(saved(copy, raw))
     raw["detector"]["output"]["channels"] = ["x1", "y1", "x2", "y2", "score"]
-    (copy / "manifest.json").write_text(json.dumps(raw))
     with pytest.raises(ManifestError, match="detector.output.channels must be"):
-        load_manifest(copy)
+        load_manifest(saved(copy, raw))
 
 
 def test_coarse_pass_size_and_factor(tiny_models_dir, tmp_path):
@@ -74,17 +79,13 @@ def test_coarse_pass_size_and_factor(tiny_models_dir, tmp_path):
     assert spec.coarse_input(192, 108) == (0, 0, 192, 128)  # no border: sides padded to the stride 32
     bordered = replace(spec, margin=0.25)
     assert bordered.coarse_input(192, 108) == (48, 27, 288, 192)  # 192 + 2 * 48, 108 + 2 * 27 -> 162 -> 192
-    copy = tmp_path / "m"
-    shutil.copytree(tiny_models_dir, copy)
-    raw = json.loads((copy / "manifest.json").read_text())
+    copy, raw = editable_copy(tiny_models_dir, tmp_path)
     raw["detector"]["coarse_pass"]["factor"] = 1
-    (copy / "manifest.json").write_text(json.dumps(raw))
     with pytest.raises(ManifestError, match="coarse_pass.factor must be an integer >= 2"):
-        load_manifest(copy)
+        load_manifest(saved(copy, raw))
     del raw["detector"]["coarse_pass"]
-    (copy / "manifest.json").write_text(json.dumps(raw))
     with pytest.raises(ManifestError, match="missing key 'coarse_pass.factor'"):
-        load_manifest(copy)
+        load_manifest(saved(copy, raw))
 
 
 def test_runtime_and_server_never_import_torch():
@@ -100,10 +101,7 @@ def test_shipped_manifest_is_valid(shipped_models_dir):
 
 
 def test_coarse_max_side_must_be_positive(tiny_models_dir, tmp_path):
-    copy = tmp_path / "m"
-    shutil.copytree(tiny_models_dir, copy)
-    raw = json.loads((copy / "manifest.json").read_text())
+    copy, raw = editable_copy(tiny_models_dir, tmp_path)
     raw["detector"]["coarse_pass"]["max_side"] = 0
-    (copy / "manifest.json").write_text(json.dumps(raw))
     with pytest.raises(ManifestError, match="coarse_pass.max_side must be a positive integer"):
-        load_manifest(copy)
+        load_manifest(saved(copy, raw))
