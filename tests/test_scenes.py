@@ -158,3 +158,49 @@ def test_real_frame_boxes_follow_scaling(frames) -> None:
             assert x0 <= x and y0 <= y and x + w <= x1 + 1e-3 and y + h <= y1 + 1e-3
             assert w <= s * fr.boxes[:, 2].max() + 1 and h <= s * fr.boxes[:, 3].max() + 1
             assert w >= 0.6 * s * fr.boxes[:, 2].min() - 1 or h >= 0.6 * s * fr.boxes[:, 3].min() - 1
+
+
+def _plate_on_wall(text: str, blur: float = 0.0, noise: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """A light plate with dark characters, tilted, on a grey wall; returns (image, corners TL,TR,BR,BL)."""
+    flat = np.full((40, 130, 3), 200, np.uint8)
+    cv2.putText(flat, text, (6, 31), cv2.FONT_HERSHEY_SIMPLEX, 0.95, (30, 30, 30), 3, cv2.LINE_AA)
+    corners = np.float32([[100, 80], [230, 90], [228, 130], [98, 120]])
+    matrix = cv2.getPerspectiveTransform(np.float32([[0, 0], [130, 0], [130, 40], [0, 40]]), corners)
+    image = np.full((240, 320, 3), 90, np.uint8)
+    warped = cv2.warpPerspective(flat, matrix, (320, 240))
+    mask = cv2.warpPerspective(np.ones((40, 130), np.uint8), matrix, (320, 240)).astype(bool)
+    image[mask] = warped[mask]
+    out = image.astype(np.float32)
+    if blur:
+        out = cv2.GaussianBlur(out, (0, 0), blur)
+    out += np.random.default_rng(0).normal(0, noise, out.shape)
+    return np.clip(out, 0, 255).astype(np.uint8), corners
+
+
+def test_character_contrast_tells_characters_from_a_blank_plate() -> None:
+    sharp, corners = _plate_on_wall("ABC1D23", noise=6)
+    blank, _ = _plate_on_wall("", noise=6)
+    wiped, _ = _plate_on_wall("ABC1D23", blur=8, noise=6)
+    assert scenes.character_contrast(sharp, corners) > 4 * scenes.MIN_CHARACTER_CONTRAST
+    assert scenes.character_contrast(blank, corners) < scenes.MIN_CHARACTER_CONTRAST / 2
+    assert scenes.character_contrast(wiped, corners) < scenes.MIN_CHARACTER_CONTRAST
+
+
+def test_plates_without_a_visible_character_are_ignore_labels(assets) -> None:
+    rendered = [render_scene(np.random.default_rng(seed), assets, 1280, 720) for seed in range(40)]
+    synthetic = [(sc, p) for sc in rendered for p in sc.plates if p.corners is not None]
+    blank = [p for _, p in synthetic if p.ignore]
+    assert 0 < len(blank) < len(synthetic) / 2
+    for sc, p in synthetic:
+        assert p.ignore == (scenes.character_contrast(sc.image, p.corners) < scenes.MIN_CHARACTER_CONTRAST)
+
+
+def test_detector_validation_leaves_blank_plates_out_of_the_truth(assets) -> None:
+    from export.train_detector import MIN_SYNTHETIC_WIDTH, validation_sets
+    items = validation_sets(assets, [], 20, seed=3)["synthetic_val"]
+    scenes_again = [render_scene(rng, assets, 1280, 720) for rng in [np.random.default_rng(3)] for _ in range(20)]
+    for (image, truth, unboxed), sc in zip(items, scenes_again):
+        assert np.array_equal(image, sc.image)
+        expected = [p.box for p in sc.plates if not p.ignore and p.box[2] >= MIN_SYNTHETIC_WIDTH]
+        assert np.allclose(truth, np.array(expected).reshape(-1, 4))
+        assert np.allclose(unboxed, np.array([p.box for p in sc.plates if p.ignore]).reshape(-1, 4))
