@@ -196,6 +196,7 @@ def test_plates_without_a_visible_character_are_ignore_labels(assets) -> None:
 
 
 def test_detector_validation_leaves_blank_plates_out_of_the_truth(assets) -> None:
+    pytest.importorskip("torch")  # export.train_detector imports it; the runtime-only CI has none
     from export.train_detector import MIN_SYNTHETIC_WIDTH, validation_sets
     items = validation_sets(assets, [], 20, seed=3)["synthetic_val"]
     scenes_again = [render_scene(rng, assets, 1280, 720) for rng in [np.random.default_rng(3)] for _ in range(20)]
