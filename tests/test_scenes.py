@@ -199,7 +199,8 @@ def test_detector_validation_leaves_blank_plates_out_of_the_truth(assets) -> Non
     pytest.importorskip("torch")  # export.train_detector imports it; the runtime-only CI has none
     from export.train_detector import MIN_SYNTHETIC_WIDTH, validation_sets
     items = validation_sets(assets, [], 20, seed=3)["synthetic_val"]
-    scenes_again = [render_scene(rng, assets, 1280, 720) for rng in [np.random.default_rng(3)] for _ in range(20)]
+    rng = np.random.default_rng(3)  # the same draws, in the same order, as validation_sets makes
+    scenes_again = [render_scene(rng, assets, 1280, 720) for _ in range(20)]
     for (image, truth, unboxed), sc in zip(items, scenes_again):
         assert np.array_equal(image, sc.image)
         expected = [p.box for p in sc.plates if not p.ignore and p.box[2] >= MIN_SYNTHETIC_WIDTH]
