@@ -124,7 +124,8 @@ def unfold(module: nn.Module, path: Path, inputs: tuple[torch.Tensor, ...]) -> N
 def calibrate(module: nn.Module, norms: dict[str, nn.BatchNorm2d], inputs: tuple[torch.Tensor, ...]) -> None:
     """Give each batch norm the batch statistics (mean, biased variance) of the convolution output
     it follows, and the scale and shift that keep its eval-mode output y + b unchanged. One pass
-    suffices: changing a batch norm this way changes nothing downstream."""
+    suffices: changing a batch norm this way changes nothing downstream. A layer run more than
+    once (the detector's head) keeps the statistics of its last run."""
     stats: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
     layers = dict(module.named_modules())
     hooks = [layers[name].register_forward_hook(
