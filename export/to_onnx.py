@@ -27,9 +27,9 @@ from export import detector as det
 from export import recognizer as rec
 from export.data.assets import load_assets
 from export.data.degrade import recognizer_sample
-from export.data.real import load_br_crops, load_scenes_ro, split_br_crops, split_scenes_ro
+from export.data.real import Frame, load_br_crops, load_scenes_ro, split_br_crops, split_scenes_ro
 from export.train_detector import CONFIDENCE, IOU, NORMALIZATION, PAD_VALUE
-from export.train_recognizer import crops_to_tensor
+from export.train_recognizer import crops_to_tensor, plain_crops
 from export.training import trained_weights
 from runtime.letterbox import letterbox
 
@@ -65,6 +65,12 @@ def parity(module: torch.nn.Module, path: Path, feeds: dict[str, np.ndarray]) ->
     return worst
 
 
+def detector_blobs(frames: list[Frame]) -> np.ndarray:
+    """Real frames letterboxed and normalised as the runtime feeds them to the detector."""
+    return np.concatenate([letterbox(cv2.imread(str(f.path)), det.INPUT_WIDTH, det.INPUT_HEIGHT, PAD_VALUE,
+                                     NORMALIZATION)[0] for f in frames])
+
+
 def export_detector(checkpoint: Path, out: Path, data: Path | None) -> dict:
     """detector.onnx + its manifest entry."""
     state = torch.load(checkpoint, map_location="cpu", weights_only=False)
@@ -80,8 +86,7 @@ def export_detector(checkpoint: Path, out: Path, data: Path | None) -> dict:
                 for h, w in ((det.INPUT_HEIGHT, det.INPUT_WIDTH), (det.INPUT_WIDTH, det.INPUT_HEIGHT)))
     if data is not None:
         frames = split_scenes_ro(load_scenes_ro(data))[1][:4]
-        blobs = [letterbox(cv2.imread(str(f.path)), det.INPUT_WIDTH, det.INPUT_HEIGHT, PAD_VALUE, NORMALIZATION)[0] for f in frames]
-        worst = max(worst, parity(model, path, {"images": np.concatenate(blobs)}))
+        worst = max(worst, parity(model, path, {"images": detector_blobs(frames)}))
     print(f"detector.onnx: {path.stat().st_size / 1e6:.2f} MB, parity max |diff| {worst:.2e}")
     return {
         "file": path.name,
@@ -111,8 +116,7 @@ def reference_crops(data: Path | None, fonts: Path | None, count: int) -> np.nda
     crops: list[np.ndarray] = []
     if data is not None:
         val = split_br_crops(load_br_crops(data))[1]
-        crops = [cv2.resize(cv2.imread(str(v.path)), (rec.INPUT_WIDTH, rec.INPUT_HEIGHT), interpolation=cv2.INTER_AREA)
-                 for v in val[: count // 2]]
+        crops = plain_crops(val[: count // 2])
     if data is not None and fonts is not None:
         rng, assets = np.random.default_rng(4242), load_assets(data, fonts)
         crops += [recognizer_sample(rng, assets, rec.INPUT_WIDTH, rec.INPUT_HEIGHT)[0] for _ in range(count - len(crops))]

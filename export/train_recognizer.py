@@ -63,6 +63,11 @@ def read_crops(items: list[BrCrop]) -> list[np.ndarray]:
     return [cv2.imread(str(item.path), cv2.IMREAD_COLOR) for item in items]
 
 
+def plain_crops(items: list[BrCrop]) -> list[np.ndarray]:
+    """Real crops resized to the recognizer's input and nothing else, as validation reads them."""
+    return [cv2.resize(im, (INPUT_WIDTH, INPUT_HEIGHT), interpolation=cv2.INTER_AREA) for im in read_crops(items)]
+
+
 class Batches(IterableDataset):
     """Endless batches: a fraction `real` of real train crops, the rest freshly rendered."""
 
@@ -95,9 +100,8 @@ ValSet = tuple[list[np.ndarray], list[str]]  # recognizer-sized BGR crops and th
 def validation_sets(args: argparse.Namespace, val: list[BrCrop]) -> dict[str, ValSet]:
     """Real validation crops (plain resize), and fixed synthetic sets of every format: all of
     the renderer's draws, and only readable ones (see degrade.recognizer_sample)."""
-    real = [cv2.resize(im, (INPUT_WIDTH, INPUT_HEIGHT), interpolation=cv2.INTER_AREA) for im in read_crops(val)]
     assets = load_assets(args.data, args.fonts)
-    sets = {"real_val": (real, [v.text for v in val])}
+    sets = {"real_val": (plain_crops(val), [v.text for v in val])}
     for name, seed, readable in (("synthetic_val", 12345, False), ("synthetic_readable_val", 54321, True)):
         rng = np.random.default_rng(seed)
         rendered = [degrade.recognizer_sample(rng, assets, INPUT_WIDTH, INPUT_HEIGHT, readable)

@@ -61,16 +61,23 @@ def test_recognizer_comes_back_as_exported(tmp_path: Path) -> None:
     assert torch.allclose(trained, evaluated, atol=1e-3)
 
 
+def _export_detector(model: torch.nn.Module, folder: Path) -> None:
+    export(model, (torch.rand(1, 3, 64, 96),), folder / "detector.onnx", ["images"], list(det.MAP_NAMES),
+           {"images": {2: "height", 3: "width"}})
+
+
 def test_detector_comes_back_as_exported(tmp_path: Path) -> None:
     original = _trained_looking(det.Detector(), seed=3)
-    example = torch.rand(1, 3, 64, 96)
-    export(original, (example,), tmp_path / "detector.onnx", ["images"], list(det.MAP_NAMES),
-           {"images": {2: "height", 3: "width"}})
-    recovered = recover_detector(tmp_path, torch.rand(4, 3, 64, 96, generator=torch.Generator().manual_seed(4)).numpy())
+    _export_detector(original, tmp_path)
+    calibration = torch.rand(4, 3, 64, 96, generator=torch.Generator().manual_seed(4))
+    recovered = recover_detector(tmp_path, calibration.numpy())
     unseen = torch.rand(2, 3, 64, 96)
     with torch.no_grad():
-        for want, got in zip(original(unseen), recovered.eval()(unseen)):
+        for want, got in zip(original(unseen), recovered.eval()(unseen), strict=True):
             assert torch.allclose(got, want, atol=1e-4)
+        backbone = torch.nn.Sequential(recovered.stem, recovered.c3, recovered.c4, recovered.c5)
+        evaluated = backbone.eval()(calibration)  # first: a train-mode pass moves the running statistics
+        assert torch.allclose(backbone.train()(calibration), evaluated, atol=1e-3)
 
 
 def test_a_graph_of_another_network_is_refused(tmp_path: Path) -> None:
@@ -78,3 +85,9 @@ def test_a_graph_of_another_network_is_refused(tmp_path: Path) -> None:
     export(small, (torch.rand(1, 3, 8, 8),), tmp_path / "detector.onnx", ["images"], ["out"])
     with pytest.raises(ValueError, match="weighted nodes"):
         recover_detector(tmp_path, np.random.default_rng(0).random((1, 3, 64, 64), np.float32))
+
+
+def test_a_graph_of_another_width_is_refused(tmp_path: Path) -> None:
+    _export_detector(_trained_looking(det.Detector(width=32), seed=5), tmp_path)
+    with pytest.raises(ValueError, match=r"head.1.weight is \(13, 64, 1, 1\) here and \(13, 32, 1, 1\) in the graph"):
+        recover_detector(tmp_path, np.random.default_rng(0).random((1, 3, 64, 96), np.float32))
