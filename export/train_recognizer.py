@@ -97,12 +97,16 @@ class Batches(IterableDataset):
 ValSet = tuple[list[np.ndarray], list[str]]  # recognizer-sized BGR crops and their texts
 
 
-def validation_sets(args: argparse.Namespace, val: list[BrCrop]) -> dict[str, ValSet]:
+SYNTHETIC_SEEDS = (12345, 54321)  # the training log's synthetic sets: every draw, readable draws
+
+
+def validation_sets(args: argparse.Namespace, val: list[BrCrop],
+                    seeds: tuple[int, int] = SYNTHETIC_SEEDS) -> dict[str, ValSet]:
     """Real validation crops (plain resize), and fixed synthetic sets of every format: all of
     the renderer's draws, and only readable ones (see degrade.recognizer_sample)."""
     assets = load_assets(args.data, args.fonts)
     sets = {"real_val": (plain_crops(val), [v.text for v in val])}
-    for name, seed, readable in (("synthetic_val", 12345, False), ("synthetic_readable_val", 54321, True)):
+    for name, seed, readable in zip(("synthetic_val", "synthetic_readable_val"), seeds, (False, True)):
         rng = np.random.default_rng(seed)
         rendered = [degrade.recognizer_sample(rng, assets, INPUT_WIDTH, INPUT_HEIGHT, readable)
                     for _ in range(args.synthetic_val)]

@@ -2,6 +2,7 @@
 
     python -m export.validate_recognizer runs/recognizer_deep/last.pt --data ../shared/data --fonts ../shared/fonts
     python -m export.validate_recognizer --runtime models --data ../shared/data --fonts ../shared/fonts
+    python -m export.validate_recognizer --runtime models ... --seed 777000 --synthetic-val 1500
 
 The same figures as the "validate" events of a training log (exact plate and characters on
 the real validation crops and on the two synthetic sets), with the sets made by today's code:
@@ -19,7 +20,7 @@ import torch
 
 from export.data.real import load_br_crops, split_br_crops
 from export.recognizer import Recognizer
-from export.train_recognizer import evaluate, validation_sets
+from export.train_recognizer import SYNTHETIC_SEEDS, evaluate, validation_sets
 from export.training import load_checkpoint, trained_weights
 from runtime.metrics import text_accuracy
 from runtime.reader import PlateReader
@@ -32,13 +33,15 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True, help="the shared data folder")
     parser.add_argument("--fonts", type=Path, required=True, help="folder with GL-Nummernschild fonts")
     parser.add_argument("--synthetic-val", type=int, default=600, help="as train_recognizer's option of that name")
+    parser.add_argument("--seed", type=int, help="render the synthetic sets from SEED and SEED + 1 instead of the "
+                        "training log's: fresh renders, a check on data no figure was reported on")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if (args.checkpoint is None) == (args.runtime is None):
         parser.error("give a checkpoint or --runtime MODELS, one of them")
     _, val = split_br_crops(load_br_crops(args.data))
-    sets = validation_sets(args, val)
+    sets = validation_sets(args, val, SYNTHETIC_SEEDS if args.seed is None else (args.seed, args.seed + 1))
     if args.runtime is not None:
         reader = PlateReader(args.runtime, providers="cpu", threads=args.threads)
         scores = {name: text_accuracy([r.text for r in reader.recognizer(crops)], texts)

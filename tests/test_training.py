@@ -124,3 +124,20 @@ def test_validate_recognizer_scores_a_checkpoint_on_the_training_log_sets(tmp_pa
     assert scores["step"] == 7
     assert [scores[k]["count"] for k in ("real_val", "synthetic_val", "synthetic_readable_val")] == [248, 5, 5]
     assert scores["real_val"]["exact"] == 0.0  # an untrained network reads no plate
+
+
+def test_validation_sets_render_the_log_sets_unless_given_other_seeds() -> None:
+    shared = Path(__file__).resolve().parents[2] / "shared"
+    if not shared.is_dir():
+        pytest.skip("shared data folder absent")
+    from export.train_recognizer import validation_sets
+    args = argparse.Namespace(data=shared / "data", fonts=shared / "fonts", synthetic_val=4)
+
+    def texts(*seeds: tuple[int, int]) -> dict[str, list[str]]:
+        return {name: texts for name, (_, texts) in validation_sets(args, [], *seeds).items()}
+
+    logged, fresh = texts(), texts((777000, 777001))
+    assert texts() == logged  # the training log's sets are the same every time
+    assert logged["real_val"] == fresh["real_val"] == []
+    assert logged["synthetic_val"] != fresh["synthetic_val"]
+    assert logged["synthetic_readable_val"] != fresh["synthetic_readable_val"]
