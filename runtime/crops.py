@@ -30,6 +30,12 @@ def is_valid_quad(corners: np.ndarray, box: np.ndarray) -> bool:
     return bool((xs >= x1 - mx).all() and (xs <= x2 + mx).all() and (ys >= y1 - my).all() and (ys <= y2 + my).all())
 
 
+def plate_size(corners: np.ndarray) -> tuple[float, float]:
+    """Width and height of the plate a TL,TR,BR,BL quad shows: means of its opposite sides."""
+    sides = np.linalg.norm(corners - np.roll(corners, -1, axis=0), axis=1)  # top, right, bottom, left
+    return float(sides[0] + sides[2]) / 2, float(sides[1] + sides[3]) / 2
+
+
 def rectify(image: np.ndarray, corners: np.ndarray, width: int, height: int) -> np.ndarray:
     """Warp the quad TL,TR,BR,BL onto a width x height rectangle.
 
@@ -40,8 +46,8 @@ def rectify(image: np.ndarray, corners: np.ndarray, width: int, height: int) -> 
     x0, y0 = np.floor(corners.min(axis=0)).astype(int).clip(0)
     x1, y1 = np.ceil(corners.max(axis=0)).astype(int)
     region = image[y0:max(y1, y0 + 1), x0:max(x1, x0 + 1)]
-    sides = np.linalg.norm(corners - np.roll(corners, -1, axis=0), axis=1)  # top, right, bottom, left
-    factor = min((sides[0] + sides[2]) / 2 / width, (sides[1] + sides[3]) / 2 / height)
+    plate_width, plate_height = plate_size(corners)
+    factor = min(plate_width / width, plate_height / height)
     small = shrink(region, factor)
     scale = np.float32([small.shape[1] / region.shape[1], small.shape[0] / region.shape[0]])
     target = np.float32([[0, 0], [width, 0], [width, height], [0, height]])

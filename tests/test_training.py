@@ -134,7 +134,7 @@ def test_validation_sets_render_the_log_sets_unless_given_other_seeds() -> None:
     args = argparse.Namespace(data=shared / "data", fonts=shared / "fonts", synthetic_val=4)
 
     def texts(*seeds: tuple[int, int]) -> dict[str, list[str]]:
-        return {name: texts for name, (_, texts) in validation_sets(args, [], *seeds).items()}
+        return {name: labels for name, (_, labels) in validation_sets(args, [], *seeds).items()}
 
     logged, fresh = texts(), texts((777000, 777001))
     assert texts() == logged  # the training log's sets are the same every time

@@ -14,6 +14,7 @@ import numpy as np
 
 from export.data.assets import Assets
 from export.data.plates import Plate, render_plate
+from runtime.crops import plate_size
 
 Corners = np.ndarray  # (4, 2) float32, TL, TR, BR, BL
 
@@ -315,9 +316,7 @@ def camera(rng: np.random.Generator, img: np.ndarray, corners: Corners, plate_h:
 # ----------------------------------------------------------------------------- cropping
 def detector_crop(rng: np.random.Generator, img: np.ndarray, corners: Corners, width: int, height: int) -> np.ndarray:
     """Crop like the runtime would: rectified from jittered corners, or an axis-aligned box, then stretched."""
-    tl, tr, br, bl = corners
-    pw = float(np.linalg.norm(tr - tl) + np.linalg.norm(br - bl)) / 2
-    ph = float(np.linalg.norm(bl - tl) + np.linalg.norm(br - tr)) / 2
+    pw, ph = plate_size(corners)
     if rng.random() < 0.5:
         jit = rng.normal(0, 1, (4, 2)) * np.array([pw, ph]) * rng.uniform(0.005, 0.03)
         src = (corners + jit).astype(np.float32)

@@ -32,6 +32,7 @@ from export.data.plates import Plate, render_plate
 from export.data.real import Frame
 
 from export.data import degrade as _degrade
+from runtime.crops import plate_size
 
 P_NEGATIVE = 0.10           # scenes with no plate at all
 P_REAL_FRAME = 0.5          # when frames are given: real dash-cam background
@@ -437,9 +438,8 @@ def character_contrast(image: np.ndarray, corners: np.ndarray, height: int = 32)
     stroke-to-gap difference). A background blurred, dark or noisy enough can leave a
     rendered plate a blank rectangle: about 1 in 6 plates >= 40 px in 1280x720 scenes.
     """
-    top = float(np.linalg.norm(corners[1] - corners[0]) + np.linalg.norm(corners[2] - corners[3])) / 2
-    side = float(np.linalg.norm(corners[3] - corners[0]) + np.linalg.norm(corners[2] - corners[1])) / 2
-    width = max(4, int(round(height * top / max(side, 1e-3))))
+    plate_width, plate_height = plate_size(corners)
+    width = max(4, int(round(height * plate_width / max(plate_height, 1e-3))))
     flat_corners = np.float32([[0, 0], [width, 0], [width, height], [0, height]])
     matrix = cv2.getPerspectiveTransform(corners.astype(np.float32), flat_corners)
     flat = cv2.warpPerspective(image, matrix, (width, height), flags=cv2.INTER_LINEAR)
