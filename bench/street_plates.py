@@ -15,6 +15,10 @@ width. The frames' unboxed plates and look-alikes stay as they are, so precision
 that keeps what was bright bright) and each plate lit (its ground brighter, its characters as
 dark). A fixed version of the training's night augmentation (export/data/scenes.py::night);
 the plates and frames are still ones no training saw.
+
+--roll DEG: every pasted plate turned in the image plane by DEG degrees (one plate clockwise,
+the next anticlockwise), as a phone held askew or a sloping street shows it; found means IoU
+0.5 with the turned plate's bounding box, which is what the detector answers.
 """
 from __future__ import annotations
 
@@ -47,26 +51,42 @@ def lit(crop: np.ndarray) -> np.ndarray:
     return np.clip((crop.astype(np.float32) - LIT_FLOOR) * LIT_GAIN, 0, 255).astype(np.uint8)
 
 
-def cover(frame: np.ndarray, box: tuple[float, float, float, float], crop: np.ndarray) -> tuple[float, float, float, float]:
-    """Paste the crop over the box (as wide, its own aspect, same centre) -> the pasted rectangle x, y, w, h."""
+def cover(frame: np.ndarray, box: tuple[float, float, float, float], crop: np.ndarray,
+          roll: float = 0.0) -> tuple[float, float, float, float]:
+    """Paste the crop over the box (as wide, its own aspect, same centre), turned by roll degrees
+    about its centre -> the bounding rectangle x, y, w, h of the pasted plate."""
     x, y, w, h = box
     width = max(8, round(w))
     height = max(4, round(width * crop.shape[0] / crop.shape[1]))
-    left, top = round(x + w / 2 - width / 2), round(y + h / 2 - height / 2)
-    left = int(np.clip(left, 0, frame.shape[1] - width))
-    top = int(np.clip(top, 0, frame.shape[0] - height))
-    frame[top:top + height, left:left + width] = cv2.resize(crop, (width, height), interpolation=cv2.INTER_AREA)
-    return float(left), float(top), float(width), float(height)
+    plate = cv2.resize(crop, (width, height), interpolation=cv2.INTER_AREA)
+    if roll == 0.0:
+        left, top = round(x + w / 2 - width / 2), round(y + h / 2 - height / 2)
+        left = int(np.clip(left, 0, frame.shape[1] - width))
+        top = int(np.clip(top, 0, frame.shape[0] - height))
+        frame[top:top + height, left:left + width] = plate
+        return float(left), float(top), float(width), float(height)
+    turn = cv2.getRotationMatrix2D((width / 2, height / 2), -roll, 1.0)  # cv2: positive is anticlockwise
+    corners = np.array([[0, 0, 1], [width, 0, 1], [width, height, 1], [0, height, 1]], np.float64) @ turn.T
+    span = corners.max(axis=0) - corners.min(axis=0)
+    centre = np.clip([x + w / 2, y + h / 2], span / 2, [frame.shape[1] - span[0] / 2, frame.shape[0] - span[1] / 2])
+    turn[:, 2] += centre - (corners.max(axis=0) + corners.min(axis=0)) / 2
+    size = (frame.shape[1], frame.shape[0])
+    turned = cv2.warpAffine(plate, turn, size, flags=cv2.INTER_LINEAR)
+    inside = cv2.warpAffine(np.full((height, width), 255, np.uint8), turn, size, flags=cv2.INTER_LINEAR) > 127
+    frame[inside] = turned[inside]
+    (left, top), (right, bottom) = centre - span / 2, centre + span / 2
+    return float(left), float(top), float(right - left), float(bottom - top)
 
 
 def composed(frame: np.ndarray, boxes: list[tuple[float, float, float, float]], crops: list[tuple[np.ndarray, str]],
-             first: int) -> tuple[np.ndarray, list[tuple[tuple[float, ...], str]]]:
-    """A copy of the frame with each box covered by the next crop from `first` on; the pasted plates."""
+             first: int, roll: float = 0.0) -> tuple[np.ndarray, list[tuple[tuple[float, ...], str]]]:
+    """A copy of the frame with each box covered by the next crop from `first` on, turned by roll
+    degrees one way and the next the other way; the pasted plates."""
     frame = frame.copy()
     plates = []
     for k, box in enumerate(boxes):
         image, text = crops[(first + k) % len(crops)]
-        plates.append((cover(frame, box, image), text))
+        plates.append((cover(frame, box, image, roll if (first + k) % 2 == 0 else -roll), text))
     return frame, plates
 
 
@@ -77,6 +97,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--night", action="store_true", help="dark frames, lit plates")
+    parser.add_argument("--roll", type=float, default=0.0, help="turn every plate by this many degrees")
     args = parser.parse_args()
     reader = PlateReader(args.models, providers="cpu", threads=args.threads)
     # Frames and crops are decoded (and lit for --night) once; each round pastes onto a copy.
@@ -90,7 +111,7 @@ def main() -> None:
     used = 0
     for _ in range(args.rounds):
         for scene_frame, scene_boxes in scenes:
-            frame, plates = composed(scene_frame, scene_boxes, crops, used)
+            frame, plates = composed(scene_frame, scene_boxes, crops, used, args.roll)
             used += len(plates)
             found = reader.read(frame)
             boxes = np.array([p.box for p in found], np.float64).reshape(-1, 4)
@@ -101,7 +122,8 @@ def main() -> None:
                 tally[0] += 1
                 tally[1] += bool(hits)
                 tally[2] += any(normalise_text(p.text) == text for p in hits)
-    print(f"br-plate-crops val crops over the boxed plates of scenes-ro val frames{' at night' if args.night else ''}, "
+    print(f"br-plate-crops val crops over the boxed plates of scenes-ro val frames{' at night' if args.night else ''}"
+          f"{f', turned by {args.roll:g} degrees' if args.roll else ''}, "
           f"{args.rounds} rounds ({used} plates, {len(crops)} crops)\n")
     print("| pasted width (px) | plates | found | read |")
     print("|---|---|---|---|")

@@ -27,6 +27,21 @@ def test_a_box_at_the_frame_edge_keeps_the_whole_crop_inside() -> None:
     assert (frame[int(y):, int(x):] == 90).all()
 
 
+def test_a_turned_crop_is_painted_inside_its_bounding_rectangle_about_the_same_centre() -> None:
+    frame = np.zeros((720, 1280, 3), np.uint8)
+    crop = np.full((40, 80, 3), 200, np.uint8)
+    x, y, w, h = cover(frame, (500.0, 300.0, 100.0, 24.0), crop, roll=20.0)
+    turned = np.radians(20.0)
+    assert abs(w - (100 * np.cos(turned) + 50 * np.sin(turned))) < 1e-6
+    assert abs(h - (100 * np.sin(turned) + 50 * np.cos(turned))) < 1e-6
+    assert abs(x + w / 2 - 550.0) < 1e-6 and abs(y + h / 2 - 312.0) < 1e-6
+    ys, xs = np.nonzero(frame[..., 0])
+    assert xs.min() >= x - 1 and xs.max() <= x + w and ys.min() >= y - 1 and ys.max() <= y + h
+    assert abs(len(xs) - 100 * 50) < 0.03 * 100 * 50  # the plate's own area, turned
+    # a positive roll turns the plate clockwise on screen: its right end lower than its left
+    assert ys[xs > x + 0.9 * w].mean() > ys[xs < x + 0.1 * w].mean()
+
+
 def test_at_night_the_street_darkens_and_a_lit_plate_keeps_its_characters_dark() -> None:
     from street_plates import at_night, lit
 

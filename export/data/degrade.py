@@ -46,17 +46,17 @@ def perspective_corners(rng: np.random.Generator, w: float, h: float, target_h: 
 
 
 def warp_plate(rng: np.random.Generator, plate: Plate, target_h: float | None = None,
-               max_yaw: float = 45.0) -> tuple[np.ndarray, Corners]:
+               max_yaw: float = 45.0, max_roll: float = 10.0) -> tuple[np.ndarray, Corners]:
     """Plate under random perspective as a BGRA image (alpha = plate coverage) + its corners.
 
     For scene composition: paste the BGR part using the alpha channel; corners are TL,TR,BR,BL
     in the returned image's pixel coordinates.
     """
-    return warp_image(rng, plate.image, target_h, max_yaw)
+    return warp_image(rng, plate.image, target_h, max_yaw, max_roll)
 
 
 def warp_image(rng: np.random.Generator, img: np.ndarray, target_h: float | None = None,
-               max_yaw: float = 45.0) -> tuple[np.ndarray, Corners]:
+               max_yaw: float = 45.0, max_roll: float = 10.0) -> tuple[np.ndarray, Corners]:
     """Any flat BGR or BGRA image under a plate's random perspective (see warp_plate).
 
     A BGR image is opaque; a BGRA image keeps its own alpha (a shape that is not a rectangle).
@@ -65,7 +65,7 @@ def warp_image(rng: np.random.Generator, img: np.ndarray, target_h: float | None
     if target_h is None:
         target_h = float(h)
     src_img, _ = _prescale(img, target_h / h)
-    dst = perspective_corners(rng, w, h, target_h, max_yaw=max_yaw) + 1.0
+    dst = perspective_corners(rng, w, h, target_h, max_yaw=max_yaw, max_roll=max_roll) + 1.0
     size = (int(math.ceil(dst[:, 0].max())) + 2, int(math.ceil(dst[:, 1].max())) + 2)
     src = _src_corners(src_img)
     m = cv2.getPerspectiveTransform(src, dst)
