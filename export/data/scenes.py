@@ -46,8 +46,9 @@ PAD_VALUE = 114             # same grey as the detector letterbox padding
 MIN_CHARACTER_CONTRAST = 12.0  # grey levels; below it no character is visible (chosen by eye on rendered plates)
 P_DISTRACTORS = (0.4, 0.3, 0.2, 0.1)  # odds of 0, 1, 2, 3 unlabelled plate-like shapes per scene
 MAX_YAW = 40.0              # degrees; plates and look-alikes alike
-MAX_ROLL = 30.0             # degrees: a phone held askew or a sloping street tilts the plate in the photo;
-                            # trained up to 10 degrees, the detector found 17% of real plates tilted by 20
+MAX_ROLLS = (10.0, 30.0)    # degrees: half the plates nearly level as a dash cam sees them, half turned as
+                            # far as a phone held askew or a sloping street shows them (trained up to 10
+                            # degrees only, the detector found 18% of real plates turned by 20)
 
 _FRAME_CACHE: dict[str, np.ndarray] = {}
 _FRAME_CACHE_MAX = 24
@@ -356,7 +357,7 @@ def _paste_plate(rng: np.random.Generator, img: np.ndarray, plate: Plate, labels
         plate = Plate(plate.image.copy(), plate.text, plate.fmt, plate.two_line, plate.scheme)
         _degrade.dirt(rng, plate.image)
     bgra, corners = _degrade.warp_plate(rng, plate, target_h=_plate_width(rng, largest) * h / w,
-                                       max_yaw=MAX_YAW, max_roll=MAX_ROLL)
+                                       max_yaw=MAX_YAW, max_roll=float(rng.choice(MAX_ROLLS)))
     ph, pw = bgra.shape[:2]
     pos = _place(rng, pw, ph, labels, corners, rect)
     if pos is None:
@@ -389,7 +390,7 @@ def _paste_distractors(rng: np.random.Generator, img: np.ndarray, labels: list[P
     for _ in range(int(rng.choice(4, p=P_DISTRACTORS))):
         flat = render_distractor(rng, _plate_width(rng, largest))
         bgra, corners = _degrade.warp_image(rng, flat, target_h=float(flat.shape[0]),
-                                             max_yaw=MAX_YAW, max_roll=MAX_ROLL)
+                                             max_yaw=MAX_YAW, max_roll=float(rng.choice(MAX_ROLLS)))
         pos = _place(rng, bgra.shape[1], bgra.shape[0], labels, corners, rect)
         if pos is not None:
             _blend(rng, img, bgra, *pos, soft)
