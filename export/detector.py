@@ -40,6 +40,14 @@ REFINE_WIDTH, REFINE_HEIGHT, REFINE_CONTEXT, REFINE_GAIN = 320, 192, 3, 1.5
 # that frame (5/3 times: a 40 px plate is 24 px in the input), up to twice the input on each side
 # (4x the work): a 1920x1080 frame gets 1152x672, a 12 MP photo 1536x896.
 MAX_SHRINK, MAX_INPUT_SCALE = 1280 / 768, 2.0
+# The network scores a plate turned in the image plane low and places level corners on it
+# (bench/street_plates.py --roll). The runtime measures each plate's roll from its edges
+# (runtime/roll.py): a plate turned at least ROLL_MIN degrees, where levelling it makes its edge
+# sums at least ROLL_MIN_GAIN times as uneven as they are unturned, is looked at again in a window
+# turned to level it; and a first-pass box scoring at least ROLL_CANDIDATE_CONFIDENCE (under the
+# threshold) is kept where such a levelled look finds it. Chosen on the train split of that bench
+# (train crops over train frames), never on the val figures the README reports.
+ROLL_MIN, ROLL_MIN_GAIN, ROLL_CANDIDATE_CONFIDENCE = 4.0, 1.5, 0.1
 # A picture smaller than the input is placed with a grey border of up to a quarter of its side
 # (from the input's spare room, so no resolution is lost): the network finds a plate by its edges
 # against what surrounds it, and a plate photographed alone has none at the top-left corner

@@ -20,6 +20,17 @@ closer look does not find is dropped: lettering, logos and signs that a 30 px vi
 a plate mostly stop looking like one at full resolution (scenes-ro val: precision 0.49 -> 0.63,
 recall unchanged; README). All these numbers come from the manifest; `bench/plate_sizes.py`
 measures them.
+
+A plate turned in the image plane (a phone held askew, a sloping street) comes out of the
+network as a level box with level corners, so its crop shows the characters sloping and reads
+badly (bench/street_plates.py --roll). Each plate a pass found is therefore measured for roll
+from its own edges (runtime/roll.py), and one found turned is looked at again in a window
+turned to level it, where it looks like the plates the network learned from; of that look and
+the closer one, the plate that scores higher is kept, its corners mapped back to follow the
+turned plate so that the crop is cut level. A plate turned 20 degrees often scores under the
+threshold in the first pass: a box there scoring at least `roll_confidence` is kept too where
+its pixels show it turned and the levelled look finds it. The roll thresholds come from the
+manifest's roll_pass and were chosen on the train split of bench/street_plates.py.
 """
 from __future__ import annotations
 
@@ -27,10 +38,11 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from .boxes import Detection, candidates, decode, iou_one_to_many, to_detections, unseen
+from .boxes import Detection, candidates, decode, iou_one_to_many, nms, to_detections, unseen
 from .crops import shrink
 from .letterbox import fit, place, resize
 from .manifest import DetectorSpec
+from .roll import is_turned, levelling, mapped, plate_roll
 
 X_COLUMNS = [0, 2, 5, 7, 9, 11]  # of a detection row: x1 y1 x2 y2 score tlx tly trx try brx bry blx bly
 Y_COLUMNS = [1, 3, 6, 8, 10, 12]
@@ -58,14 +70,19 @@ class Detector:
         box = fit(image.shape[1], image.shape[0], width, height, s.margin)
         picture = resize(image, box)
         blob = place(picture, width, height, s.pad_value, s.norm, box.left, box.top)
-        found = candidates(self.rows(blob, confidence), box.ratio, confidence, iou, left=box.left, top=box.top)
-        rows = self.look_again(image, found, box.ratio, confidence, iou)
+        low = min(confidence, s.roll_confidence)
+        found = candidates(self.rows(blob, low), box.ratio, low, iou, left=box.left, top=box.top)
+        sure = found[:, 4] >= confidence  # NMS keeps these as it would alone: nothing lower suppresses them
+        rows = self.look_again(image, found[sure], box.ratio, confidence, iou)
+        rows = np.concatenate([rows, self.turned_only(image, unseen(rows, found[~sure]), confidence, iou)])
         for factor in s.coarse_factors(picture.shape[1], picture.shape[0]):
             small = shrink(picture, factor)
             ratio = box.ratio * small.shape[1] / picture.shape[1]
             large = self.coarse(small, ratio, confidence, iou)
             rows = np.concatenate([rows, self.look_again(image, unseen(rows, large), ratio, confidence, iou)])
-        rows = rows[np.argsort(-rows[:, 4], kind="stable")]
+        # Two boxes of one plate (a turned plate's first-pass boxes overlap little) can be placed
+        # by their looks onto the same plate: keep it once, best first.
+        rows = rows[nms(rows[:, :4], rows[:, 4], iou)] if len(rows) else rows
         return to_detections(rows, image.shape[1], image.shape[0])
 
     def look_again(self, image: np.ndarray, rows: np.ndarray, ratio: float, confidence: float,
@@ -73,6 +90,20 @@ class Detector:
         """The rows a pass at `ratio` found, each placed again (or dropped) by refine."""
         looked = [self.refine(image, r, ratio, confidence, iou) for r in rows]
         return np.array([r for r in looked if r is not None], np.float32).reshape(-1, 13)
+
+    def turned_only(self, image: np.ndarray, rows: np.ndarray, confidence: float, iou: float) -> np.ndarray:
+        """Rows the first pass scored under the threshold, kept where the plate's pixels show it
+        turned and the levelled look finds it, with that look's score: the network scores a turned
+        plate low, and levelled it sees the plates it learned from (street_plates --roll 20 on the
+        train split: 256 -> 340 of 569 read). Anything else under the threshold stays dropped."""
+        s = self.spec
+        kept = []
+        for row in rows:
+            angle = plate_roll(image, row[:4], s.roll_min_gain)
+            level = self.level_look(image, row, angle, confidence, iou) if is_turned(angle, s.min_roll) else None
+            if level is not None:
+                kept.append(level)
+        return np.array(kept, np.float32).reshape(-1, 13)
 
     def coarse(self, small: np.ndarray, ratio: float, confidence: float, iou: float) -> np.ndarray:
         """Rows (original pixels) of the plates at least coarse_min_width wide in `small`, the picture
@@ -85,10 +116,29 @@ class Detector:
 
     def refine(self, image: np.ndarray, row: np.ndarray, ratio: float, confidence: float,
                iou: float) -> np.ndarray | None:
-        """One plate's row (original pixels) -> the box and corners found for it in a window of the
-        photo at a higher resolution than the pass that found it; the row itself where the photo
-        has no more resolution to give. None where the window finds no box on the plate: seen
-        closer, a look-alike (lettering, a logo, a tail light) is no longer taken for a plate."""
+        """One plate's row (original pixels) -> the box and corners found for it by a closer look
+        and, where the plate's pixels show it turned (runtime/roll.py), by a look in a window
+        turned to level it: the one whose plate scores higher. None where neither finds it: seen
+        closer, a look-alike (lettering, a logo, a tail light) is no longer taken for a plate. The
+        score stays the one its pass gave: the same plate, placed better."""
+        s = self.spec
+        found = self.closer_look(image, row, ratio, confidence, iou)
+        angle = plate_roll(image, row[:4], s.roll_min_gain)
+        if is_turned(angle, s.min_roll):
+            level = self.level_look(image, row, angle, confidence, iou)
+            if level is not None and (found is None or level[4] >= found[4]):
+                found = level
+        if found is None:
+            return None
+        found = found.copy()
+        found[4] = row[4]
+        return found
+
+    def closer_look(self, image: np.ndarray, row: np.ndarray, ratio: float, confidence: float,
+                    iou: float) -> np.ndarray | None:
+        """The row found for the plate in a window of the photo at a higher resolution than the
+        pass that found it, with that window's score; the row itself where the photo has no more
+        resolution to give; None where the window finds no box on the plate."""
         s = self.spec
         where = refine_window(s, row[:4], ratio)
         if where is None:
@@ -101,23 +151,51 @@ class Detector:
             return None
         seen[:, X_COLUMNS] += left
         seen[:, Y_COLUMNS] += top
-        seen[:, 4] = row[4]  # the score stays the one its pass gave: the same plate, placed better
         overlap = iou_one_to_many(row[:4], seen[:, :4])
         return seen[int(overlap.argmax())] if overlap.max() >= 0.5 else None
+
+    def level_look(self, image: np.ndarray, row: np.ndarray, angle: float, confidence: float,
+                   iou: float) -> np.ndarray | None:
+        """The row found for a plate turned `angle` degrees in a window `refine_context` plate
+        widths wide, turned to level it, mapped back to the photo: corners that follow the plate,
+        and the box around them; with that window's score. None where no box there holds the
+        plate's centre."""
+        s = self.spec
+        x1, y1, x2, y2 = (float(v) for v in row[:4])
+        scale, width, height = window_size(s, x2 - x1)
+        window, matrix = levelled(image, ((x1 + x2) / 2, (y1 + y2) / 2), angle, scale, width, height, s.pad_value)
+        seen = candidates(self.rows(place(window, width, height, s.pad_value, s.norm), confidence), 1.0, confidence, iou)
+        holds = (seen[:, 0] <= width / 2) & (seen[:, 2] >= width / 2) & (seen[:, 1] <= height / 2) & (seen[:, 3] >= height / 2)
+        if not holds.any():
+            return None
+        best = seen[int(np.flatnonzero(holds)[0])]  # candidates come best first
+        back = cv2.invertAffineTransform(matrix)
+        x1, y1, x2, y2 = best[:4]
+        box = mapped(np.float32([[x1, y1], [x2, y1], [x2, y2], [x1, y2]]), back)
+        out = best.copy()
+        out[:4] = [*box.min(axis=0), *box.max(axis=0)]
+        out[5:13] = mapped(best[5:13].reshape(4, 2), back).reshape(8)
+        return out
+
+
+def window_size(spec: DetectorSpec, plate_width: float) -> tuple[float, int, int]:
+    """(scale, width, height) of a window `refine_context` plate widths wide around a plate: at
+    most refine_width x refine_height, never enlarged; a plate small enough to be seen at full
+    resolution gets a window just that wide (a 50 px plate costs a 160x96 run, not a 320x192 one)."""
+    scale = min(1.0, spec.refine_width / (spec.refine_context * max(plate_width, 1.0)))
+    width = min(spec.refine_width, spec.aligned(spec.refine_context * plate_width * scale))
+    height = min(spec.refine_height, spec.aligned(width * spec.refine_height / spec.refine_width))
+    return scale, width, height
 
 
 def refine_window(spec: DetectorSpec, box: np.ndarray, ratio: float) -> tuple[float, int, int, int, int] | None:
     """Where to look again at a plate (xyxy, original pixels) that a pass at `ratio` found:
-    (scale, left, top, width, height) of a window `refine_context` plate widths wide, centred on
-    it; None where that would not give `refine_gain` times the pass's resolution. A plate small
-    enough to be seen at full resolution gets a window just that wide: a 50 px plate costs a
-    160x96 run, not a 320x192 one."""
+    (scale, left, top, width, height) of its window_size centred on it; None where that would not
+    give `refine_gain` times the pass's resolution."""
     x1, y1, x2, y2 = (float(v) for v in box)
-    scale = min(1.0, spec.refine_width / (spec.refine_context * max(x2 - x1, 1.0)))
+    scale, width, height = window_size(spec, x2 - x1)
     if scale < spec.refine_gain * ratio:
         return None
-    width = min(spec.refine_width, spec.aligned(spec.refine_context * (x2 - x1) * scale))
-    height = min(spec.refine_height, spec.aligned(width * spec.refine_height / spec.refine_width))
     left = int(np.floor((x1 + x2) / 2 - width / scale / 2))
     top = int(np.floor((y1 + y2) / 2 - height / scale / 2))
     return scale, left, top, width, height
@@ -133,3 +211,25 @@ def window_of(image: np.ndarray, left: int, top: int, scale: float, width: int, 
     part = cv2.copyMakeBorder(part, max(-top, 0), max(bottom - h, 0), max(-left, 0), max(right - w, 0),
                               cv2.BORDER_CONSTANT, value=(pad_value,) * 3)
     return cv2.resize(part, (width, height), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+
+
+def levelled(image: np.ndarray, centre: tuple[float, float], angle: float, scale: float, width: int, height: int,
+             pad_value: int) -> tuple[np.ndarray, np.ndarray]:
+    """(window, map): the width x height window centred on `centre`, scaled by `scale` and turned
+    `angle` degrees anticlockwise, padded with the letterbox grey; the 2x3 map from image pixels
+    to it. A shrinking window is first area-averaged, as window_of does: a bilinear warp alone
+    would skip pixels."""
+    cx, cy = centre
+    reach = 0.5 * float(np.hypot(width, height)) / scale + 2  # image pixels the window can reach
+    left, top = max(int(cx - reach), 0), max(int(cy - reach), 0)
+    region = image[top:max(int(cy + reach) + 1, top + 1), left:max(int(cx + reach) + 1, left + 1)]
+    shrink_by = scale if scale < 1 else 1.0
+    if shrink_by < 1:
+        region = cv2.resize(region, None, fx=shrink_by, fy=shrink_by, interpolation=cv2.INTER_AREA)
+    to_region = np.float64([[shrink_by, 0, -left * shrink_by], [0, shrink_by, -top * shrink_by]])
+    turn = levelling(((cx - left) * shrink_by, (cy - top) * shrink_by), angle, scale / shrink_by, width, height)
+    window = cv2.warpAffine(region, turn, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                            borderValue=(pad_value,) * 3)
+    matrix = turn[:, :2] @ to_region
+    matrix[:, 2] += turn[:, 2]
+    return window, matrix

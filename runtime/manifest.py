@@ -62,6 +62,9 @@ class DetectorSpec:
     refine_gain: float  # and at least this many times the resolution of the pass that found it
     max_shrink: float  # a larger image gets a larger input, so it is shrunk at most this many times ...
     max_scale: float  # ... up to this many times the input on each side
+    min_roll: float  # a plate measured turned this many degrees or more is looked at levelled (runtime/roll.py)
+    roll_min_gain: float  # when levelling makes its edge sums this many times as uneven
+    roll_confidence: float  # a first-pass box scoring this much (under the threshold) is kept if found levelled
 
     def input_size(self, image_width: int, image_height: int) -> tuple[int, int]:
         """(width, height) of the letterboxed input: turned for portrait images, so a phone
@@ -225,9 +228,13 @@ def load_manifest(models_dir: str | os.PathLike[str] | None = None, verify: bool
         refine_width=int(_get(det, "refine_pass.width")), refine_height=int(_get(det, "refine_pass.height")),
         refine_context=float(_get(det, "refine_pass.context")), refine_gain=float(_get(det, "refine_pass.gain")),
         max_shrink=float(_get(det, "larger_input.max_shrink")), max_scale=float(_get(det, "larger_input.max_scale")),
+        min_roll=float(_get(det, "roll_pass.min_roll")), roll_min_gain=float(_get(det, "roll_pass.min_gain")),
+        roll_confidence=float(_get(det, "roll_pass.candidate_confidence")),
     )
     if detector.coarse_factor < 2:
         raise ManifestError("manifest.json: detector.coarse_pass.factor must be an integer >= 2")
+    if not 0.0 <= detector.roll_confidence <= 1.0 or detector.roll_min_gain < 1.0:
+        raise ManifestError("manifest.json: detector.roll_pass.candidate_confidence must be in [0, 1] and min_gain >= 1")
     if detector.coarse_max_side < 1:  # coarse_factors would double the factor forever
         raise ManifestError("manifest.json: detector.coarse_pass.max_side must be a positive integer")
 

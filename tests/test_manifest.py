@@ -105,3 +105,16 @@ def test_coarse_max_side_must_be_positive(tiny_models_dir, tmp_path):
     raw["detector"]["coarse_pass"]["max_side"] = 0
     with pytest.raises(ManifestError, match="coarse_pass.max_side must be a positive integer"):
         load_manifest(saved(copy, raw))
+
+
+def test_roll_pass_is_read_and_checked(tiny_models_dir, tmp_path):
+    copy, raw = editable_copy(tiny_models_dir, tmp_path)
+    raw["detector"]["roll_pass"] = {"min_roll": 6.0, "min_gain": 2.0, "candidate_confidence": 0.2}
+    spec = load_manifest(saved(copy, raw)).detector
+    assert (spec.min_roll, spec.roll_min_gain, spec.roll_confidence) == (6.0, 2.0, 0.2)
+    raw["detector"]["roll_pass"]["min_gain"] = 0.5  # every angle would beat the unturned one
+    with pytest.raises(ManifestError, match="roll_pass.candidate_confidence must be in"):
+        load_manifest(saved(copy, raw))
+    del raw["detector"]["roll_pass"]
+    with pytest.raises(ManifestError, match="missing key 'roll_pass.min_roll'"):
+        load_manifest(saved(copy, raw))

@@ -1,0 +1,93 @@
+"""How far a plate is turned in the image plane, read from its pixels, and the window that levels it.
+
+The detector's corners do not follow a plate's roll: its training plates were seldom turned
+more than a few degrees, and a plate turned 10 degrees comes out of it as a level quad, its
+characters sloping across the crop (bench/street_plates.py --roll). The roll is measured here
+instead, from the plate's own edges: turned the right way, the plate's top and bottom edges and
+the tops and feet of its characters line up along rows, and its character strokes along
+columns, so the row and column sums of the edges are at their most uneven. The detector then
+looks again at the plate in a window turned by that angle, where it is level, as the plates it
+learned from were (runtime/detector.py).
+"""
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+MAX_ROLL = 28  # degrees either way: the search's coarse grid; a plate beyond is left as found
+COARSE_STEP, FINE_STEP = 4, 1  # degrees: a coarse grid, then each whole degree around its best
+SAMPLE_HEIGHT = 24.0  # pixels: the plate's box is measured at this height (enough for its edges)
+INNER = (0.9, 0.8)  # of the box's width and height: the part measured (less the background at its corners)
+
+
+def unevenness(gray: np.ndarray, centre: tuple[float, float], scale: float, angle: float,
+               width: int, height: int) -> float:
+    """How uneven the edge sums along rows and columns are in a width x height window of gray,
+    centred on `centre`, scaled by `scale` and turned by `angle` degrees (anticlockwise on
+    screen, which levels a plate turned clockwise by as much): squared coefficients of
+    variation, the higher the better lined up."""
+    window = cv2.warpAffine(gray, levelling(centre, angle, scale, width, height), (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    rows = cv2.reduce(cv2.absdiff(window[1:], window[:-1]), 1, cv2.REDUCE_SUM, dtype=cv2.CV_32F)
+    cols = cv2.reduce(cv2.absdiff(window[:, 1:], window[:, :-1]), 0, cv2.REDUCE_SUM, dtype=cv2.CV_32F)
+    return variation(rows) + variation(cols)
+
+
+def variation(sums: np.ndarray) -> float:
+    """Squared coefficient of variation: how uneven, whatever the plate's contrast."""
+    mean, std = cv2.meanStdDev(sums)
+    return float(std[0, 0] / (mean[0, 0] + 1e-6)) ** 2
+
+
+def plate_roll(image: np.ndarray, box: np.ndarray, min_gain: float) -> float:
+    """Degrees the plate in box (x1, y1, x2, y2, original pixels) is turned clockwise on screen;
+    0 for a level plate, and for one whose best angle makes its edge sums less than `min_gain`
+    times as uneven as unturned (texture, not a turned plate). Measured on the box's inner part
+    shrunk to SAMPLE_HEIGHT pixels, on a coarse grid of angles then to the degree: about 1 ms a plate."""
+    x1, y1, x2, y2 = (float(v) for v in box[:4])
+    width, height = max(x2 - x1, 1.0), max(y2 - y1, 1.0)
+    scale = SAMPLE_HEIGHT / height
+    inner_w, inner_h = max(int(width * scale * INNER[0]), 4), max(int(height * scale * INNER[1]), 4)
+    reach = 0.6 * max(width, height) + 2  # the region any turn of the inner part can take pixels from
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    left, top = max(int(cx - reach), 0), max(int(cy - reach), 0)
+    region = image[top:max(int(cy + reach), top + 1), left:max(int(cx + reach), left + 1)]
+    if region.size == 0:
+        return 0.0
+    gray = cv2.cvtColor(region, cv2.COLOR_BGR2GRAY) if region.ndim == 3 else region
+    centre = (cx - left, cy - top)
+    if scale < 1:  # shrink once, by averaging, rather than in every warp
+        gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        centre, scale = (centre[0] * scale, centre[1] * scale), 1.0
+
+    scores: dict[int, float] = {}
+
+    def score(angle: int) -> float:
+        if angle not in scores:
+            scores[angle] = unevenness(gray, centre, scale, angle, inner_w, inner_h)
+        return scores[angle]
+
+    best = max(range(-MAX_ROLL, MAX_ROLL + 1, COARSE_STEP), key=score)
+    best = max(range(best - COARSE_STEP // 2, best + COARSE_STEP // 2 + 1, FINE_STEP), key=score)
+    return float(best) if score(best) >= min_gain * score(0) else 0.0
+
+
+def levelling(centre: tuple[float, float], angle: float, scale: float, width: int, height: int) -> np.ndarray:
+    """2x3 affine map from image pixels to a width x height window centred on `centre`, scaled
+    by `scale` and turned `angle` degrees anticlockwise: a plate turned `angle` clockwise is level there."""
+    matrix = cv2.getRotationMatrix2D(centre, angle, scale)
+    matrix[0, 2] += width / 2 - centre[0]
+    matrix[1, 2] += height / 2 - centre[1]
+    return matrix
+
+
+def mapped(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """[K,2] points through a 2x3 affine map."""
+    return points @ matrix[:, :2].T + matrix[:, 2]
+
+
+def is_turned(angle: float, min_roll: float) -> bool:
+    """Whether a plate measured at `angle` degrees is worth a levelled look: one turned less than
+    `min_roll` reads as well as it is."""
+    return math.fabs(angle) >= min_roll
