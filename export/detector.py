@@ -45,9 +45,11 @@ MAX_SHRINK, MAX_INPUT_SCALE = 1280 / 768, 2.0
 # (runtime/roll.py): a plate turned at least ROLL_MIN degrees, where levelling it makes its edge
 # sums at least ROLL_MIN_GAIN times as uneven as they are unturned, is looked at again in a window
 # turned to level it; and a first-pass box scoring at least ROLL_CANDIDATE_CONFIDENCE (under the
-# threshold) is kept where such a levelled look finds it. Chosen on the train split of that bench
-# (train crops over train frames), never on the val figures the README reports.
-ROLL_MIN, ROLL_MIN_GAIN, ROLL_CANDIDATE_CONFIDENCE = 4.0, 1.5, 0.1
+# threshold) is kept where such a levelled look finds it. A levelled look's box must overlap the
+# pass's box at IoU ROLL_MIN_IOU (a faint level plate measured turned got a turned box around it).
+# Chosen on the train split of that bench and of runtime.evaluate --set br-crops, never on the
+# val figures the README reports.
+ROLL_MIN, ROLL_MIN_GAIN, ROLL_CANDIDATE_CONFIDENCE, ROLL_MIN_IOU = 4.0, 1.5, 0.1, 0.35
 # A picture smaller than the input is placed with a grey border of up to a quarter of its side
 # (from the input's spare room, so no resolution is lost): the network finds a plate by its edges
 # against what surrounds it, and a plate photographed alone has none at the top-left corner

@@ -105,7 +105,7 @@ def export_detector(checkpoint: Path, out: Path, data: Path | None) -> dict:
                         "gain": det.REFINE_GAIN},
         "larger_input": {"max_shrink": det.MAX_SHRINK, "max_scale": det.MAX_INPUT_SCALE},
         "roll_pass": {"min_roll": det.ROLL_MIN, "min_gain": det.ROLL_MIN_GAIN,
-                      "candidate_confidence": det.ROLL_CANDIDATE_CONFIDENCE},
+                      "candidate_confidence": det.ROLL_CANDIDATE_CONFIDENCE, "min_iou": det.ROLL_MIN_IOU},
         "thresholds": {"confidence": CONFIDENCE, "iou": IOU},
         "parity_max_abs_diff": worst,
         "training": state.get("training", {}),

@@ -159,7 +159,7 @@ class Detector:
         """The row found for a plate turned `angle` degrees in a window `refine_context` plate
         widths wide, turned to level it, mapped back to the photo: corners that follow the plate,
         and the box around them; with that window's score. None where no box there holds the
-        plate's centre."""
+        plate's centre, or where the box mapped back overlaps the pass's box at IoU under roll_min_iou."""
         s = self.spec
         x1, y1, x2, y2 = (float(v) for v in row[:4])
         scale, width, height = window_size(s, x2 - x1)
@@ -175,7 +175,10 @@ class Detector:
         out = best.copy()
         out[:4] = [*box.min(axis=0), *box.max(axis=0)]
         out[5:13] = mapped(best[5:13].reshape(4, 2), back).reshape(8)
-        return out
+        # As for the closer look, the plate found must be the one the pass found: on a faint level
+        # plate a wrongly measured roll can frame a turned box around it. The bar is lower than the
+        # closer look's 0.5: the pass's box on a turned plate is seldom its bounding rectangle.
+        return out if iou_one_to_many(row[:4], out[None, :4])[0] >= s.roll_min_iou else None
 
 
 def window_size(spec: DetectorSpec, plate_width: float) -> tuple[float, int, int]:

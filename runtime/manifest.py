@@ -65,6 +65,7 @@ class DetectorSpec:
     min_roll: float  # a plate measured turned this many degrees or more is looked at levelled (runtime/roll.py)
     roll_min_gain: float  # when levelling makes its edge sums this many times as uneven
     roll_confidence: float  # a first-pass box scoring this much (under the threshold) is kept if found levelled
+    roll_min_iou: float  # and a levelled look's box must overlap the pass's box this much
 
     def input_size(self, image_width: int, image_height: int) -> tuple[int, int]:
         """(width, height) of the letterboxed input: turned for portrait images, so a phone
@@ -230,6 +231,7 @@ def load_manifest(models_dir: str | os.PathLike[str] | None = None, verify: bool
         max_shrink=float(_get(det, "larger_input.max_shrink")), max_scale=float(_get(det, "larger_input.max_scale")),
         min_roll=float(_get(det, "roll_pass.min_roll")), roll_min_gain=float(_get(det, "roll_pass.min_gain")),
         roll_confidence=float(_get(det, "roll_pass.candidate_confidence")),
+        roll_min_iou=float(_get(det, "roll_pass.min_iou")),
     )
     if detector.coarse_factor < 2:
         raise ManifestError("manifest.json: detector.coarse_pass.factor must be an integer >= 2")

@@ -109,9 +109,9 @@ def test_coarse_max_side_must_be_positive(tiny_models_dir, tmp_path):
 
 def test_roll_pass_is_read_and_checked(tiny_models_dir, tmp_path):
     copy, raw = editable_copy(tiny_models_dir, tmp_path)
-    raw["detector"]["roll_pass"] = {"min_roll": 6.0, "min_gain": 2.0, "candidate_confidence": 0.2}
+    raw["detector"]["roll_pass"] = {"min_roll": 6.0, "min_gain": 2.0, "candidate_confidence": 0.2, "min_iou": 0.3}
     spec = load_manifest(saved(copy, raw)).detector
-    assert (spec.min_roll, spec.roll_min_gain, spec.roll_confidence) == (6.0, 2.0, 0.2)
+    assert (spec.min_roll, spec.roll_min_gain, spec.roll_confidence, spec.roll_min_iou) == (6.0, 2.0, 0.2, 0.3)
     raw["detector"]["roll_pass"]["min_gain"] = 0.5  # every angle would beat the unturned one
     with pytest.raises(ManifestError, match="roll_pass.candidate_confidence must be in"):
         load_manifest(saved(copy, raw))
