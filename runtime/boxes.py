@@ -22,11 +22,13 @@ MAX_DETECTIONS = 50
 
 @dataclass(frozen=True)
 class Detection:
-    """One plate in original-image pixels: xyxy box (clipped), score, corners TL,TR,BR,BL (unclipped)."""
+    """One plate in original-image pixels: xyxy box (clipped), score, corners TL,TR,BR,BL (unclipped),
+    and, for a plate measured turned, the corners of its other look (runtime/detector.py::refine)."""
 
     box: np.ndarray  # (4,) float32 x1, y1, x2, y2
     score: float
     corners: np.ndarray  # (4, 2) float32
+    other_corners: np.ndarray | None = None  # (4, 2) float32: a second crop worth reading
 
 
 def logit(probability: float) -> float:
@@ -126,13 +128,16 @@ def unseen(kept: np.ndarray, extra: np.ndarray) -> np.ndarray:
 
 def to_detections(rows: np.ndarray, width: int, height: int) -> list[Detection]:
     """Rows in original pixels -> detections with boxes clipped to the image (corners are not:
-    warping handles the outside); a box with nothing left inside the image is dropped."""
+    warping handles the outside); a box with nothing left inside the image is dropped. Rows of
+    21 columns carry a second set of corners in 13-20 (NaN where none)."""
     boxes = rows[:, :4].copy()
     boxes[:, 0::2] = boxes[:, 0::2].clip(0, width)
     boxes[:, 1::2] = boxes[:, 1::2].clip(0, height)
     corners = rows[:, 5:13].reshape(-1, 4, 2)
+    others = rows[:, 13:21].reshape(-1, 4, 2) if rows.shape[1] >= 21 else np.full((len(rows), 4, 2), np.nan, np.float32)
     return [
-        Detection(box=boxes[i], score=float(rows[i, 4]), corners=corners[i])
+        Detection(box=boxes[i], score=float(rows[i, 4]), corners=corners[i],
+                  other_corners=others[i] if np.isfinite(others[i]).all() else None)
         for i in range(len(rows))
         if boxes[i, 2] - boxes[i, 0] >= 1 and boxes[i, 3] - boxes[i, 1] >= 1
     ]

@@ -46,6 +46,7 @@ from .roll import is_turned, levelling, mapped, plate_roll
 
 X_COLUMNS = [0, 2, 5, 7, 9, 11]  # of a detection row: x1 y1 x2 y2 score tlx tly trx try brx bry blx bly
 Y_COLUMNS = [1, 3, 6, 8, 10, 12]
+LOOKED = 21  # a row once looked at again: and the corners of the plate's other look (NaN where none)
 
 
 class Detector:
@@ -89,7 +90,7 @@ class Detector:
                    iou: float) -> np.ndarray:
         """The rows a pass at `ratio` found, each placed again (or dropped) by refine."""
         looked = [self.refine(image, r, ratio, confidence, iou) for r in rows]
-        return np.array([r for r in looked if r is not None], np.float32).reshape(-1, 13)
+        return np.array([r for r in looked if r is not None], np.float32).reshape(-1, LOOKED)
 
     def turned_only(self, image: np.ndarray, rows: np.ndarray, confidence: float, iou: float) -> np.ndarray:
         """Rows the first pass scored under the threshold, kept where the plate's pixels show it
@@ -102,8 +103,8 @@ class Detector:
             angle = plate_roll(image, row[:4], s.roll_min_gain)
             level = self.level_look(image, row, angle, confidence, iou) if is_turned(angle, s.min_roll) else None
             if level is not None:
-                kept.append(level)
-        return np.array(kept, np.float32).reshape(-1, 13)
+                kept.append(with_other(level, None))
+        return np.array(kept, np.float32).reshape(-1, LOOKED)
 
     def coarse(self, small: np.ndarray, ratio: float, confidence: float, iou: float) -> np.ndarray:
         """Rows (original pixels) of the plates at least coarse_min_width wide in `small`, the picture
@@ -118,19 +119,24 @@ class Detector:
                iou: float) -> np.ndarray | None:
         """One plate's row (original pixels) -> the box and corners found for it by a closer look
         and, where the plate's pixels show it turned (runtime/roll.py), by a look in a window
-        turned to level it: the one whose plate scores higher. None where neither finds it: seen
-        closer, a look-alike (lettering, a logo, a tail light) is no longer taken for a plate. The
-        score stays the one its pass gave: the same plate, placed better."""
+        turned to level it: the one whose plate scores higher, with the other's corners (a
+        LOOKED-column row) for the reader to cut both and keep the surer reading: the score does
+        not tell which crop reads better (the closer look scores a plate turned 10 degrees well
+        with level corners). None where neither finds it: seen closer, a look-alike (lettering, a
+        logo, a tail light) is no longer taken for a plate. The score stays the one its pass gave:
+        the same plate, placed better."""
         s = self.spec
         found = self.closer_look(image, row, ratio, confidence, iou)
+        other = None
         angle = plate_roll(image, row[:4], s.roll_min_gain)
         if is_turned(angle, s.min_roll):
             level = self.level_look(image, row, angle, confidence, iou)
             if level is not None and (found is None or level[4] >= found[4]):
-                found = level
+                found, level = level, found
+            other = level
         if found is None:
             return None
-        found = found.copy()
+        found = with_other(found, other)
         found[4] = row[4]
         return found
 
@@ -179,6 +185,15 @@ class Detector:
         # plate a wrongly measured roll can frame a turned box around it. The bar is lower than the
         # closer look's 0.5: the pass's box on a turned plate is seldom its bounding rectangle.
         return out if iou_one_to_many(row[:4], out[None, :4])[0] >= s.roll_min_iou else None
+
+
+def with_other(row: np.ndarray, other: np.ndarray | None) -> np.ndarray:
+    """A LOOKED-column copy of row, with other's corners after its own (NaN where other is None)."""
+    out = np.full(LOOKED, np.nan, np.float32)
+    out[:13] = row[:13]
+    if other is not None:
+        out[13:] = other[5:13]
+    return out
 
 
 def window_size(spec: DetectorSpec, plate_width: float) -> tuple[float, int, int]:

@@ -94,16 +94,24 @@ class PlateReader:
         bgr = self.load(image, max_pixels)
         detections = self.detector(bgr, self.confidence, self.iou)
         rec = self.recognizer.spec
-        crops, quads = [], []
-        for d in detections:
-            crop, rectified = crop_plate(bgr, d.box, d.corners, rec.width, rec.height)
+        # A plate measured turned has two looks (detector.refine): both crops are read, in one
+        # batch, and the surer reading is kept with the corners that cut it.
+        looks = [(k, corners) for k, d in enumerate(detections)
+                 for corners in (d.corners, d.other_corners) if corners is not None]
+        cut = [crop_plate(bgr, detections[k].box, corners, rec.width, rec.height) for k, corners in looks]
+        readings = self.recognizer([crop for crop, _ in cut])
+        best: dict[int, int] = {}
+        for i, (k, _) in enumerate(looks):
+            if k not in best or readings[i].confidence > readings[best[k]].confidence:
+                best[k] = i
+        plates, crops = [], []
+        for k, d in enumerate(detections):
+            i = best[k]
+            crop, rectified = cut[i]
+            reading = readings[i]
             crops.append(crop)
-            quads.append(rectified)
-        readings = self.recognizer(crops)
-        plates = []
-        for d, rectified, reading in zip(detections, quads, readings):
             # A plate found but not read still answers, with empty text: the box is real information.
-            corners = tuple((round(float(x), 1), round(float(y), 1)) for x, y in d.corners) if rectified else None
+            corners = tuple((round(float(x), 1), round(float(y), 1)) for x, y in looks[i][1]) if rectified else None
             plates.append(PlateResult(
                 box=_xywh(d.box), confidence=d.score, text=reading.text,
                 text_confidence=reading.confidence, char_confidences=reading.char_confidences,

@@ -3,7 +3,7 @@ import cv2
 import numpy as np
 import pytest
 
-from runtime.boxes import candidates, decode, iou_one_to_many, nms, postprocess, threshold, to_original, unseen
+from runtime.boxes import candidates, decode, iou_one_to_many, nms, postprocess, threshold, to_detections, to_original, unseen
 from runtime.crops import box_crop, crop_plate, is_valid_quad, rectify, shrink
 from runtime.letterbox import fit, letterbox, place
 from runtime.manifest import Normalization
@@ -253,3 +253,15 @@ def test_detector_maps_boxes_back_from_a_bordered_picture(tiny_reader):
     for a, b in zip(plain, bordered):
         assert np.allclose(b.corners, a.corners - [64, 24])
     assert bordered[1].box.tolist() == pytest.approx([400 - 64, 200 - 24, 520 - 64, 260 - 24])
+
+
+def test_a_looked_at_row_carries_its_other_looks_corners():
+    """Rows of 21 columns (runtime/detector.py::LOOKED) give a detection the corners of the plate's
+    other look; NaN there, or a plain 13-column row, gives none."""
+    plain = np.float32([[10, 20, 110, 50, 0.9, 10, 20, 110, 20, 110, 50, 10, 50]])
+    other = np.float32([12, 18, 112, 24, 108, 52, 8, 46])
+    looked = np.concatenate([np.repeat(plain, 2, axis=0), np.stack([other, np.full(8, np.nan, np.float32)])], axis=1)
+    first, second = to_detections(looked, 640, 480)
+    assert np.array_equal(first.other_corners, other.reshape(4, 2)) and second.other_corners is None
+    assert np.array_equal(first.corners, plain[0, 5:13].reshape(4, 2))
+    assert to_detections(plain, 640, 480)[0].other_corners is None

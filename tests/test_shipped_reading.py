@@ -206,3 +206,37 @@ def test_reads_a_turned_plate(assets, reader: PlateReader, roll: float, plate_wi
     plates = reader.read(frame)
     found = [p for p in plates if iou_xywh(np.array([p.box], np.float64), truth).max() >= 0.5]
     assert [p.text for p in found] == [plate.text], [(p.box, p.text) for p in plates]
+
+
+@pytest.mark.parametrize("wrong_first", [True, False])
+def test_of_two_looks_at_a_plate_the_surer_reading_is_kept(assets, reader: PlateReader, wrong_first: bool) -> None:
+    """A plate measured turned comes with the corners of two looks (closer and levelled); the
+    detector's score does not say which crop reads better, so the reader reads both and keeps the
+    surer reading, with the corners that cut it. Here one quad is the plate's, the other slid half
+    a plate down, cutting its characters in half: whichever comes first, the plate is read."""
+    import copy
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from export.data.plates import render_plate
+    from runtime.boxes import Detection
+    from street_plates import cover
+
+    plate = render_plate(np.random.default_rng(7), assets, fmt="old")
+    frame = street(1280, 720)
+    h, w = plate.image.shape[:2]
+    x, y, pw, ph = cover(frame, (540.0, 400.0, 200.0, 200.0 * h / w), plate.image)
+    right = np.float32([[x, y], [x + pw, y], [x + pw, y + ph], [x, y + ph]])
+    wrong = right + np.float32([0, ph / 2])
+    looks = (wrong, right) if wrong_first else (right, wrong)
+
+    class OneDetection:
+        def __call__(self, image, confidence, iou):
+            box = np.float32([x - 0.3 * pw, y - 0.3 * ph, x + 1.3 * pw, y + 1.3 * ph])  # room for both quads
+            return [Detection(box=box, score=0.9, corners=looks[0], other_corners=looks[1])]
+
+    stub = copy.copy(reader)
+    stub.detector = OneDetection()
+    plates = stub.read(frame)
+    assert [p.text for p in plates] == [plate.text]
+    assert np.allclose(plates[0].corners, right, atol=0.05)
