@@ -71,7 +71,7 @@ def plate_crops(reader: Any, images: list[np.ndarray], want: int = 16) -> tuple[
     crops: list[np.ndarray] = []
     for image in images:
         for d in reader.detector(image, reader.confidence, reader.iou):
-            crops.append(crop_plate(image, d.box, d.corners, spec.width, spec.height)[0])
+            crops.append(crop_plate(image, d.box, d.corners, spec.width, spec.height, spec.crop_margin)[0])
         if len(crops) >= want:
             return crops[:want], "detections"
     source = "detections" if crops else "frame centres (no detections)"
@@ -79,7 +79,7 @@ def plate_crops(reader: Any, images: list[np.ndarray], want: int = 16) -> tuple[
     while len(crops) < want:
         h, w = images[i % len(images)].shape[:2]
         box = np.array([w / 2 - 80, h / 2 - 25, w / 2 + 80, h / 2 + 25], np.float32)
-        crops.append(crop_plate(images[i % len(images)], box, None, spec.width, spec.height)[0])
+        crops.append(crop_plate(images[i % len(images)], box, None, spec.width, spec.height, spec.crop_margin)[0])
         i += 1
     return crops, source
 

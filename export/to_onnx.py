@@ -161,6 +161,7 @@ def export_recognizer(checkpoint: Path, out: Path, data: Path | None, fonts: Pat
         "charset": rec.CHARSET,
         "tokens": {"end": rec.END, "start": rec.START},
         "max_length": rec.MAX_LENGTH,
+        "crop_margin": rec.CROP_MARGIN,
         "parity_max_abs_diff": worst,
         "training": state.get("training", {}),
         "validation": state.get("scores", {}),

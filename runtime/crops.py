@@ -76,8 +76,17 @@ def box_crop(image: np.ndarray, box: np.ndarray, width: int, height: int) -> np.
                       interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
 
 
-def crop_plate(image: np.ndarray, box: np.ndarray, corners: np.ndarray | None, width: int, height: int) -> tuple[np.ndarray, bool]:
-    """(crop HxWx3 uint8, rectified?) for one detection in original pixels."""
+def widened(corners: np.ndarray, margin: float) -> np.ndarray:
+    """The quad TL,TR,BR,BL grown about its centre by `margin` of its size on each side."""
+    centre = corners.mean(axis=0)
+    return (centre + (corners - centre) * (1 + 2 * margin)).astype(np.float32)
+
+
+def crop_plate(image: np.ndarray, box: np.ndarray, corners: np.ndarray | None, width: int, height: int,
+               margin: float) -> tuple[np.ndarray, bool]:
+    """(crop HxWx3 uint8, rectified?) for one detection in original pixels. A valid quad is
+    widened by `margin` (manifest recognizer.crop_margin): the recognizer reads real plates best
+    framed as its real training crops were, with their border and a little around it."""
     if corners is not None and is_valid_quad(corners, box):
-        return rectify(image, corners, width, height), True
+        return rectify(image, widened(corners, margin), width, height), True
     return box_crop(image, box, width, height), False

@@ -122,6 +122,7 @@ class RecognizerSpec:
     end: int
     start: int
     max_length: int
+    crop_margin: float  # the detector's quad is widened by this fraction of the plate on each side (runtime/crops.py)
 
 
 @dataclass(frozen=True)
@@ -259,5 +260,8 @@ def load_manifest(models_dir: str | os.PathLike[str] | None = None, verify: bool
         height=int(_get(rec, "input.height")), width=int(_get(rec, "input.width")),
         norm=_norm(_get(rec, "input"), "recognizer.input"),
         charset=charset, end=end, start=start, max_length=int(_get(rec, "max_length")),
+        crop_margin=float(_get(rec, "crop_margin")),
     )
+    if not 0.0 <= recognizer.crop_margin < 0.5:
+        raise ManifestError("manifest.json: recognizer.crop_margin must be in [0, 0.5)")
     return Manifest(root=root, version=1, detector=detector, recognizer=recognizer, raw=raw)

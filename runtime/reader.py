@@ -98,7 +98,8 @@ class PlateReader:
         # batch, and the surer reading is kept with the corners that cut it.
         looks = [(k, corners) for k, d in enumerate(detections)
                  for corners in (d.corners, d.other_corners) if corners is not None]
-        cut = [crop_plate(bgr, detections[k].box, corners, rec.width, rec.height) for k, corners in looks]
+        cut = [crop_plate(bgr, detections[k].box, corners, rec.width, rec.height, rec.crop_margin)
+               for k, corners in looks]
         readings = self.recognizer([crop for crop, _ in cut])
         best: dict[int, int] = {}
         for i, (k, _) in enumerate(looks):

@@ -178,10 +178,24 @@ def test_crops_have_recognizer_size():
     image = np.random.default_rng(0).integers(0, 255, (720, 1280, 3), dtype=np.uint8)
     box = np.array([100, 100, 300, 200], np.float32)
     quad = np.array([[103, 100], [300, 103], [297, 200], [100, 197]], np.float32)
-    crop, rectified = crop_plate(image, box, quad, 144, 48)
+    crop, rectified = crop_plate(image, box, quad, 144, 48, 0.03)
     assert crop.shape == (48, 144, 3) and rectified
-    crop, rectified = crop_plate(image, box, quad[[0, 2, 1, 3]], 144, 48)
+    crop, rectified = crop_plate(image, box, quad[[0, 2, 1, 3]], 144, 48, 0.03)
     assert crop.shape == (48, 144, 3) and not rectified
+
+
+def test_the_quad_is_widened_by_the_margin_before_rectifying():
+    """A dark plate 200x60 with a white border 6 px wide around it: cut at its corners, the crop
+    is the plate alone; widened by 0.03 (6 px of 200, 1.8 of 60) the border shows on every side."""
+    image = np.full((400, 600, 3), 255, np.uint8)
+    image[170:230, 200:400] = 0
+    quad = np.float32([[200, 170], [400, 170], [400, 230], [200, 230]])
+    box = np.float32([200, 170, 400, 230])
+    tight, _ = crop_plate(image, box, quad, 144, 48, 0.0)
+    wide, _ = crop_plate(image, box, quad, 144, 48, 0.03)
+    assert tight.max() < 40
+    assert wide[:, 0].min() > 200 and wide[:, -1].min() > 200 and wide[0].min() > 100 and wide[-1].min() > 100
+    assert wide[24, 72].max() < 40  # the plate is still in the middle
 
 
 def test_large_plates_are_shrunk_by_averaging_not_by_skipping_pixels():

@@ -17,7 +17,7 @@ def spec(max_length: int = 8) -> RecognizerSpec:
         encoder_path=Path("enc.onnx"), encoder_sha256="", decoder_path=Path("dec.onnx"), decoder_sha256="",
         encoder_inputs=("images",), encoder_outputs=("features", "keys", "hidden"),
         decoder_inputs=("token", "hidden", "features", "keys"), decoder_outputs=("logits", "next_hidden", "attention"),
-        height=48, width=144, norm=NORM, charset=CHARSET, end=END, start=START, max_length=max_length,
+        height=48, width=144, norm=NORM, charset=CHARSET, end=END, start=START, max_length=max_length, crop_margin=0.03,
     )
 
 

@@ -118,3 +118,15 @@ def test_roll_pass_is_read_and_checked(tiny_models_dir, tmp_path):
     del raw["detector"]["roll_pass"]
     with pytest.raises(ManifestError, match="missing key 'roll_pass.min_roll'"):
         load_manifest(saved(copy, raw))
+
+
+def test_crop_margin_is_read_and_checked(tiny_models_dir, tmp_path):
+    copy, raw = editable_copy(tiny_models_dir, tmp_path)
+    raw["recognizer"]["crop_margin"] = 0.05
+    assert load_manifest(saved(copy, raw)).recognizer.crop_margin == 0.05
+    raw["recognizer"]["crop_margin"] = 0.5  # the quad would be twice the plate
+    with pytest.raises(ManifestError, match="crop_margin must be in"):
+        load_manifest(saved(copy, raw))
+    del raw["recognizer"]["crop_margin"]
+    with pytest.raises(ManifestError, match="missing key 'crop_margin'"):
+        load_manifest(saved(copy, raw))
