@@ -1,7 +1,7 @@
 """Real Brazilian plates in real street frames: how the reader does where its users point it.
 
     python bench/street_plates.py [--data ../shared/data] [--models DIR] [--rounds 3] [--night] [--roll DEG]
-                                  [--split val|train]
+                                  [--split val|train] [--rendered SEED --fonts ../shared/fonts]
 
 No labelled Brazilian street photo is in the shared data, so this one is put together from two
 real sets that training never saw: every boxed plate of the scenes-ro validation videos (dash-cam
@@ -25,6 +25,10 @@ the next anticlockwise), as a phone held askew or a sloping street shows it; fou
 569 of the 896 crops): a dev set on which to choose a runtime setting, so that the val figures
 stay a measurement of it and not its tuning. (The networks trained on these, so it flatters
 reading; it serves to compare runtime choices with one another.)
+
+--rendered SEED: the boxes covered with plates rendered from that seed instead (both formats, one
+and two lines, export/data/plates.py), which no network saw, counted by layout too: the only
+street figure for Mercosul and two-line plates, of which the real crops hold none.
 """
 from __future__ import annotations
 
@@ -96,6 +100,17 @@ def composed(frame: np.ndarray, boxes: list[tuple[float, float, float, float]], 
     return frame, plates
 
 
+def rendered(seed: int, data: Path, fonts: Path, count: int) -> list[tuple[np.ndarray, str, str]]:
+    """`count` plates rendered from seed, all formats and layouts: (image, text, layout), layout
+    naming the format and the lines (old one-line, mercosul two-line...)."""
+    from export.data.assets import load_assets  # torch-free; only this option renders
+    from export.data.plates import render_plate
+
+    rng, assets = np.random.default_rng(seed), load_assets(data, fonts)
+    plates = [render_plate(rng, assets) for _ in range(count)]
+    return [(p.image, p.text, f"{p.fmt} {'two' if p.two_line else 'one'}-line") for p in plates]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -105,16 +120,25 @@ def main() -> None:
     parser.add_argument("--night", action="store_true", help="dark frames, lit plates")
     parser.add_argument("--roll", type=float, default=0.0, help="turn every plate by this many degrees")
     parser.add_argument("--split", choices=("val", "train"), default="val", help="train: a dev set for runtime choices")
+    parser.add_argument("--rendered", type=int, metavar="SEED", help="cover the boxes with plates rendered from SEED")
+    parser.add_argument("--fonts", type=Path, default=DEFAULT_DATA.parent / "fonts", help="for --rendered")
     args = parser.parse_args()
     reader = PlateReader(args.models, providers="cpu", threads=args.threads)
     # Frames and crops are decoded (and lit for --night) once; each round pastes onto a copy.
-    crops = [(cv2.imread(str(s.path), cv2.IMREAD_COLOR), s.labels[0].text) for s in load_br_crops(args.data, args.split)]
     scenes = [(cv2.imread(str(s.path), cv2.IMREAD_COLOR), [label.box for label in s.labels])
               for s in load_scenes_ro(args.data, args.split) if s.labels]
+    layouts: dict[str, str] = {}  # text -> one-line / two-line, for rendered plates
+    if args.rendered is None:
+        crops = [(cv2.imread(str(s.path), cv2.IMREAD_COLOR), s.labels[0].text) for s in load_br_crops(args.data, args.split)]
+    else:
+        crops = rendered(args.rendered, args.data, args.fonts, args.rounds * sum(len(boxes) for _, boxes in scenes))
+        layouts = {text: layout for _, text, layout in crops}
+        crops = [(image, text) for image, text, _ in crops]
     if args.night:
         crops = [(lit(image), text) for image, text in crops]
         scenes = [(at_night(frame), boxes) for frame, boxes in scenes]
     counts = {b: [0, 0, 0] for b in WIDTH_BINS}  # plates, found, read
+    by_layout = {layout: [0, 0, 0] for layout in sorted(set(layouts.values()))}
     used = 0
     for _ in range(args.rounds):
         for scene_frame, scene_boxes in scenes:
@@ -129,7 +153,11 @@ def main() -> None:
                 tally[0] += 1
                 tally[1] += bool(hits)
                 tally[2] += any(normalise_text(p.text) == text for p in hits)
-    print(f"br-plate-crops {args.split} crops over the boxed plates of scenes-ro {args.split} frames{' at night' if args.night else ''}"
+                if text in layouts:
+                    kind = by_layout[layouts[text]]
+                    kind[0], kind[1], kind[2] = kind[0] + 1, kind[1] + bool(hits), kind[2] + any(normalise_text(p.text) == text for p in hits)
+    source = f"plates rendered from seed {args.rendered}" if args.rendered is not None else f"br-plate-crops {args.split} crops"
+    print(f"{source} over the boxed plates of scenes-ro {args.split} frames{' at night' if args.night else ''}"
           f"{f', turned by {args.roll:g} degrees' if args.roll else ''}, "
           f"{args.rounds} rounds ({used} plates, {len(crops)} crops)\n")
     print("| pasted width (px) | plates | found | read |")
@@ -137,6 +165,8 @@ def main() -> None:
     for (low, high), (n, f, r) in counts.items():
         name = f"{low}-{high}" if high < 10_000 else f">= {low}"
         print(f"| {name} | {n} | {f} ({f / max(n, 1):.1%}) | {r} ({r / max(n, 1):.1%}) |")
+    for layout, (n, f, r) in by_layout.items():
+        print(f"| {layout} | {n} | {f} ({f / max(n, 1):.1%}) | {r} ({r / max(n, 1):.1%}) |")
     n, f, r = (sum(c[i] for c in counts.values()) for i in range(3))
     print(f"| all | {n} | {f} ({f / max(n, 1):.1%}) | {r} ({r / max(n, 1):.1%}) |")
 

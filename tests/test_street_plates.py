@@ -52,3 +52,22 @@ def test_at_night_the_street_darkens_and_a_lit_plate_keeps_its_characters_dark()
     plate = np.array([[[30, 30, 30], [150, 150, 150]]], np.uint8)  # a character pixel and a ground pixel
     lit_plate = lit(plate).astype(int)
     assert lit_plate[0, 0, 0] <= 30 and lit_plate[0, 1, 0] > 150
+
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+def test_rendered_plates_come_in_every_format_and_layout() -> None:
+    """--rendered covers the boxes with plates of both formats, one and two lines, labelled so."""
+    import pytest
+
+    if not (SHARED / "fonts").is_dir():
+        pytest.skip("fonts absent")
+    from street_plates import rendered
+
+    plates = rendered(7, SHARED / "data", SHARED / "fonts", 120)
+    assert {layout for _, _, layout in plates} == {"old one-line", "old two-line", "mercosul one-line", "mercosul two-line"}
+    for image, text, layout in plates:
+        assert len(text) == 7 and image.ndim == 3
+        assert (image.shape[0] / image.shape[1] > 0.5) == layout.endswith("two-line")  # two lines: a squarer plate
+    assert [t for _, t, _ in rendered(7, SHARED / "data", SHARED / "fonts", 5)] == [t for _, t, _ in plates[:5]]
