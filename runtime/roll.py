@@ -22,29 +22,46 @@ SAMPLE_HEIGHT = 24.0  # pixels: the plate's box is measured at this height (enou
 INNER = (0.9, 0.8)  # of the box's width and height: the part measured (less the background at its corners)
 
 
-def unevenness(gray: np.ndarray, centre: tuple[float, float], scale: float, angle: float,
-               width: int, height: int) -> float:
-    """How uneven the edge sums along rows and columns are in a width x height window of gray,
-    centred on `centre`, scaled by `scale` and turned by `angle` degrees (anticlockwise on
-    screen, which levels a plate turned clockwise by as much): squared coefficients of
-    variation, the higher the better lined up."""
-    window = cv2.warpAffine(gray, levelling(centre, angle, scale, width, height), (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    rows = cv2.reduce(cv2.absdiff(window[1:], window[:-1]), 1, cv2.REDUCE_SUM, dtype=cv2.CV_32F)
-    cols = cv2.reduce(cv2.absdiff(window[:, 1:], window[:, :-1]), 0, cv2.REDUCE_SUM, dtype=cv2.CV_32F)
+def unevenness(gray: np.ndarray, centre: tuple[float, float], scale: float, angles: tuple[int, ...],
+               width: int, height: int) -> np.ndarray:
+    """For each of `angles`, how uneven the edge sums along rows and columns are in a width x
+    height window of gray, centred on `centre`, scaled by `scale` and turned by that many degrees
+    (anticlockwise on screen, which levels a plate turned clockwise by as much): squared
+    coefficients of variation, the higher the better lined up. The windows of all the angles
+    are sampled in one remap rather than a warp each: a plate's time went to calls, not pixels."""
+    map_x, map_y = sample_maps(centre, scale, angles, width, height)
+    windows = cv2.remap(gray, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    windows = windows.reshape(len(angles), height, width).astype(np.int16)
+    rows = np.abs(np.diff(windows, axis=1)).sum(axis=2, dtype=np.float64)
+    cols = np.abs(np.diff(windows, axis=2)).sum(axis=1, dtype=np.float64)
     return variation(rows) + variation(cols)
 
 
-def variation(sums: np.ndarray) -> float:
-    """Squared coefficient of variation: how uneven, whatever the plate's contrast."""
-    mean, std = cv2.meanStdDev(sums)
-    return float(std[0, 0] / (mean[0, 0] + 1e-6)) ** 2
+def sample_maps(centre: tuple[float, float], scale: float, angles: tuple[int, ...], width: int,
+                height: int) -> tuple[np.ndarray, np.ndarray]:
+    """Where each pixel of those windows falls in gray (the inverse of `levelling`), the windows
+    stacked: x and y maps of [len(angles) * height, width] for cv2.remap. Each is a column term
+    plus a row term per angle, so one broadcast builds it."""
+    theta = np.radians(np.float64(angles))
+    a = (np.cos(theta) / scale).astype(np.float32)[:, None, None]
+    b = (np.sin(theta) / scale).astype(np.float32)[:, None, None]
+    dx = (np.arange(width, dtype=np.float32) - width / 2)[None, None, :]
+    dy = (np.arange(height, dtype=np.float32) - height / 2)[None, :, None]
+    map_x = (a * dx + np.float32(centre[0])) - b * dy
+    map_y = (b * dx + np.float32(centre[1])) + a * dy
+    return map_x.reshape(-1, width), map_y.reshape(-1, width)
+
+
+def variation(sums: np.ndarray) -> np.ndarray:
+    """Squared coefficient of variation of each row of sums: how uneven, whatever the plate's contrast."""
+    return (sums.std(axis=1) / (sums.mean(axis=1) + 1e-6)) ** 2
 
 
 def plate_roll(image: np.ndarray, box: np.ndarray, min_gain: float) -> float:
     """Degrees the plate in box (x1, y1, x2, y2, original pixels) is turned clockwise on screen;
     0 for a level plate, and for one whose best angle makes its edge sums less than `min_gain`
     times as uneven as unturned (texture, not a turned plate). Measured on the box's inner part
-    shrunk to SAMPLE_HEIGHT pixels, on a coarse grid of angles then to the degree: about 1 ms a plate."""
+    shrunk to SAMPLE_HEIGHT pixels, on a coarse grid of angles then to the degree."""
     x1, y1, x2, y2 = (float(v) for v in box[:4])
     width, height = max(x2 - x1, 1.0), max(y2 - y1, 1.0)
     scale = SAMPLE_HEIGHT / height
@@ -61,16 +78,13 @@ def plate_roll(image: np.ndarray, box: np.ndarray, min_gain: float) -> float:
         gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         centre, scale = (centre[0] * scale, centre[1] * scale), 1.0
 
-    scores: dict[int, float] = {}
-
-    def score(angle: int) -> float:
-        if angle not in scores:
-            scores[angle] = unevenness(gray, centre, scale, angle, inner_w, inner_h)
-        return scores[angle]
-
-    best = max(range(-MAX_ROLL, MAX_ROLL + 1, COARSE_STEP), key=score)
-    best = max(range(best - COARSE_STEP // 2, best + COARSE_STEP // 2 + 1, FINE_STEP), key=score)
-    return float(best) if score(best) >= min_gain * score(0) else 0.0
+    coarse = tuple(range(-MAX_ROLL, MAX_ROLL + 1, COARSE_STEP))  # holds 0: the unturned score
+    scores = unevenness(gray, centre, scale, coarse, inner_w, inner_h)
+    unturned, best = scores[coarse.index(0)], coarse[int(scores.argmax())]
+    fine = tuple(range(best - COARSE_STEP // 2, best + COARSE_STEP // 2 + 1, FINE_STEP))
+    scores = unevenness(gray, centre, scale, fine, inner_w, inner_h)
+    best = fine[int(scores.argmax())]
+    return float(best) if scores.max() >= min_gain * unturned else 0.0
 
 
 def levelling(centre: tuple[float, float], angle: float, scale: float, width: int, height: int) -> np.ndarray:
