@@ -27,7 +27,8 @@ badly (bench/street_plates.py --roll). Each plate a pass found is therefore meas
 from its own edges (runtime/roll.py), and one found turned is looked at again in a window
 turned to level it, where it looks like the plates the network learned from; of that look and
 the closer one, the plate that scores higher is kept, its corners mapped back to follow the
-turned plate so that the crop is cut level. A plate turned 20 degrees often scores under the
+turned plate so that the crop is cut level, and the other look's corners go with it: the reader
+reads both crops and keeps the surer reading (runtime/reader.py). A plate turned 20 degrees often scores under the
 threshold in the first pass: a box there scoring at least `roll_confidence` is kept too where
 its pixels show it turned and the levelled look finds it. The roll thresholds come from the
 manifest's roll_pass and were chosen on the train split of bench/street_plates.py.
