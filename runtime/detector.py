@@ -95,9 +95,9 @@ class Detector:
 
     def turned_only(self, image: np.ndarray, rows: np.ndarray, confidence: float, iou: float) -> np.ndarray:
         """Rows the first pass scored under the threshold, kept where the plate's pixels show it
-        turned and the levelled look finds it, with that look's score: the network scores a turned
-        plate low, and levelled it sees the plates it learned from (street_plates --roll 20 on the
-        train split: 256 -> 340 of 569 read). Anything else under the threshold stays dropped."""
+        turned and the levelled look finds it, with that look's score: the network scores a plate
+        turned 20 degrees low, and levelled it sees the plates it learned from. Anything else under
+        the threshold stays dropped: a closer look at every such box would confirm look-alikes too."""
         s = self.spec
         kept = []
         for row in rows:
