@@ -76,10 +76,16 @@ def box_crop(image: np.ndarray, box: np.ndarray, width: int, height: int) -> np.
                       interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
 
 
-def widened(corners: np.ndarray, margin: float) -> np.ndarray:
-    """The quad TL,TR,BR,BL grown about its centre by `margin` of its size on each side."""
+def widened(corners: np.ndarray, margin: float, width: int, height: int) -> np.ndarray:
+    """The quad TL,TR,BR,BL grown about its centre by `margin` of its size on each side, or as
+    far as a width x height image reaches: past its edge the warp could only repeat the edge
+    (a plate photographed alone fills its image)."""
     centre = corners.mean(axis=0)
-    return (centre + (corners - centre) * (1 + 2 * margin)).astype(np.float32)
+    reach = corners - centre
+    room = np.where(reach > 0, (np.float32([width, height]) - centre) / np.where(reach > 0, reach, 1),
+                    np.where(reach < 0, -centre / np.where(reach < 0, reach, -1), np.inf))
+    factor = max(1.0, min(1 + 2 * margin, float(room.min())))
+    return (centre + reach * factor).astype(np.float32)
 
 
 def crop_plate(image: np.ndarray, box: np.ndarray, corners: np.ndarray | None, width: int, height: int,
@@ -88,5 +94,5 @@ def crop_plate(image: np.ndarray, box: np.ndarray, corners: np.ndarray | None, w
     widened by `margin` (manifest recognizer.crop_margin): the recognizer reads real plates best
     framed as its real training crops were, with their border and a little around it."""
     if corners is not None and is_valid_quad(corners, box):
-        return rectify(image, widened(corners, margin), width, height), True
+        return rectify(image, widened(corners, margin, image.shape[1], image.shape[0]), width, height), True
     return box_crop(image, box, width, height), False

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from runtime.boxes import candidates, decode, iou_one_to_many, nms, postprocess, threshold, to_detections, to_original, unseen
-from runtime.crops import box_crop, crop_plate, is_valid_quad, rectify, shrink
+from runtime.crops import box_crop, crop_plate, is_valid_quad, rectify, shrink, widened
 from runtime.letterbox import fit, letterbox, place
 from runtime.manifest import Normalization
 from tiny_models import EXPECTED_BOXES, SCENE_ROWS, encode_rows, row
@@ -279,3 +279,13 @@ def test_a_looked_at_row_carries_its_other_looks_corners():
     assert np.array_equal(first.other_corners, other.reshape(4, 2)) and second.other_corners is None
     assert np.array_equal(first.corners, plain[0, 5:13].reshape(4, 2))
     assert to_detections(plain, 640, 480)[0].other_corners is None
+
+
+def test_the_quad_is_widened_only_as_far_as_the_image_reaches():
+    """A plate that fills its image (a crop uploaded alone) keeps its quad: past the image's edge
+    the warp could only repeat the edge. Near the edge, the margin shrinks to what fits."""
+    quad = np.float32([[0, 0], [160, 0], [160, 80], [0, 80]])
+    assert np.allclose(widened(quad, 0.03, 160, 80), quad)
+    assert np.allclose(widened(quad + 100, 0.03, 1000, 1000), [[95.2, 97.6], [264.8, 97.6], [264.8, 182.4], [95.2, 182.4]])
+    near = widened(quad + [2, 100], 0.03, 1000, 1000)  # 2 px from the left edge: widened by 2 px on each side
+    assert np.isclose(near[:, 0].min(), 0.0, atol=1e-4) and np.isclose(near[:, 0].max(), 164.0, atol=1e-4)
