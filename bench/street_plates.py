@@ -149,26 +149,27 @@ def main() -> None:
             for rect, text in plates:
                 overlap = iou_xywh(boxes, np.array([rect]))[:, 0] if len(boxes) else np.zeros(0)
                 hits = [found[i] for i in np.flatnonzero(overlap >= 0.5)]
-                tally = counts[next(b for b in WIDTH_BINS if b[0] <= rect[2] < b[1])]
-                tally[0] += 1
-                tally[1] += bool(hits)
-                tally[2] += any(normalise_text(p.text) == text for p in hits)
-                if text in layouts:
-                    kind = by_layout[layouts[text]]
-                    kind[0], kind[1], kind[2] = kind[0] + 1, kind[1] + bool(hits), kind[2] + any(normalise_text(p.text) == text for p in hits)
+                read = any(normalise_text(p.text) == text for p in hits)
+                width_bin = counts[next(b for b in WIDTH_BINS if b[0] <= rect[2] < b[1])]
+                for tally in (width_bin, by_layout.get(layouts.get(text, ""))):
+                    if tally is not None:
+                        tally[0], tally[1], tally[2] = tally[0] + 1, tally[1] + bool(hits), tally[2] + read
     source = f"plates rendered from seed {args.rendered}" if args.rendered is not None else f"br-plate-crops {args.split} crops"
     print(f"{source} over the boxed plates of scenes-ro {args.split} frames{' at night' if args.night else ''}"
           f"{f', turned by {args.roll:g} degrees' if args.roll else ''}, "
           f"{args.rounds} rounds ({used} plates, {len(crops)} crops)\n")
     print("| pasted width (px) | plates | found | read |")
     print("|---|---|---|---|")
-    for (low, high), (n, f, r) in counts.items():
-        name = f"{low}-{high}" if high < 10_000 else f">= {low}"
-        print(f"| {name} | {n} | {f} ({f / max(n, 1):.1%}) | {r} ({r / max(n, 1):.1%}) |")
-    for layout, (n, f, r) in by_layout.items():
-        print(f"| {layout} | {n} | {f} ({f / max(n, 1):.1%}) | {r} ({r / max(n, 1):.1%}) |")
-    n, f, r = (sum(c[i] for c in counts.values()) for i in range(3))
-    print(f"| all | {n} | {f} ({f / max(n, 1):.1%}) | {r} ({r / max(n, 1):.1%}) |")
+    for (low, high), tally in counts.items():
+        print_row(f"{low}-{high}" if high < 10_000 else f">= {low}", *tally)
+    for layout, tally in by_layout.items():
+        print_row(layout, *tally)
+    print_row("all", *(sum(c[i] for c in counts.values()) for i in range(3)))
+
+
+def print_row(name: str, plates: int, found: int, read: int) -> None:
+    """One row of the table: plates, found and read, with their shares."""
+    print(f"| {name} | {plates} | {found} ({found / max(plates, 1):.1%}) | {read} ({read / max(plates, 1):.1%}) |")
 
 
 if __name__ == "__main__":

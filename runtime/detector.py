@@ -151,15 +151,20 @@ class Detector:
         if where is None:
             return row
         scale, left, top, width, height = where
-        window = window_of(image, left, top, scale, width, height, s.pad_value)
-        seen = candidates(self.rows(place(window, width, height, s.pad_value, s.norm), confidence), scale, confidence,
-                          iou)
+        seen = self.look_at(window_of(image, left, top, scale, width, height, s.pad_value), scale, confidence, iou)
         if not len(seen):
             return None
         seen[:, X_COLUMNS] += left
         seen[:, Y_COLUMNS] += top
         overlap = iou_one_to_many(row[:4], seen[:, :4])
         return seen[int(overlap.argmax())] if overlap.max() >= 0.5 else None
+
+    def look_at(self, window: np.ndarray, scale: float, confidence: float, iou: float) -> np.ndarray:
+        """The plates the graph finds in a window of the photo (a second look), best first, in its
+        pixels divided by `scale`."""
+        s = self.spec
+        blob = place(window, window.shape[1], window.shape[0], s.pad_value, s.norm)
+        return candidates(self.rows(blob, confidence), scale, confidence, iou)
 
     def level_look(self, image: np.ndarray, row: np.ndarray, angle: float, confidence: float,
                    iou: float) -> np.ndarray | None:
@@ -171,7 +176,7 @@ class Detector:
         x1, y1, x2, y2 = (float(v) for v in row[:4])
         scale, width, height = window_size(s, x2 - x1)
         window, matrix = levelled(image, ((x1 + x2) / 2, (y1 + y2) / 2), angle, scale, width, height, s.pad_value)
-        seen = candidates(self.rows(place(window, width, height, s.pad_value, s.norm), confidence), 1.0, confidence, iou)
+        seen = self.look_at(window, 1.0, confidence, iou)  # in the window's pixels: `matrix` maps them back
         holds = (seen[:, 0] <= width / 2) & (seen[:, 2] >= width / 2) & (seen[:, 1] <= height / 2) & (seen[:, 3] >= height / 2)
         if not holds.any():
             return None
@@ -234,19 +239,18 @@ def window_of(image: np.ndarray, left: int, top: int, scale: float, width: int, 
 
 def levelled(image: np.ndarray, centre: tuple[float, float], angle: float, scale: float, width: int, height: int,
              pad_value: int) -> tuple[np.ndarray, np.ndarray]:
-    """(window, map): the width x height window centred on `centre`, scaled by `scale` and turned
-    `angle` degrees anticlockwise, padded with the letterbox grey; the 2x3 map from image pixels
-    to it. A shrinking window is first area-averaged, as window_of does: a bilinear warp alone
-    would skip pixels."""
+    """(window, map): the width x height window centred on `centre`, scaled by `scale` (at most 1:
+    window_size never enlarges) and turned `angle` degrees anticlockwise, padded with the letterbox
+    grey; the 2x3 map from image pixels to it. The part it shows is first area-averaged down to
+    `scale`, as window_of does: a bilinear warp alone would skip pixels."""
     cx, cy = centre
     reach = 0.5 * float(np.hypot(width, height)) / scale + 2  # image pixels the window can reach
     left, top = max(int(cx - reach), 0), max(int(cy - reach), 0)
     region = image[top:max(int(cy + reach) + 1, top + 1), left:max(int(cx + reach) + 1, left + 1)]
-    shrink_by = scale if scale < 1 else 1.0
-    if shrink_by < 1:
-        region = cv2.resize(region, None, fx=shrink_by, fy=shrink_by, interpolation=cv2.INTER_AREA)
-    to_region = np.float64([[shrink_by, 0, -left * shrink_by], [0, shrink_by, -top * shrink_by]])
-    turn = levelling(((cx - left) * shrink_by, (cy - top) * shrink_by), angle, scale / shrink_by, width, height)
+    if scale < 1:
+        region = cv2.resize(region, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    to_region = np.float64([[scale, 0, -left * scale], [0, scale, -top * scale]])
+    turn = levelling(((cx - left) * scale, (cy - top) * scale), angle, 1.0, width, height)
     window = cv2.warpAffine(region, turn, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                             borderValue=(pad_value,) * 3)
     matrix = turn[:, :2] @ to_region
