@@ -161,22 +161,46 @@ def export_recognizer(checkpoint: Path, out: Path, data: Path | None, fonts: Pat
         "charset": rec.CHARSET,
         "tokens": {"end": rec.END, "start": rec.START},
         "max_length": rec.MAX_LENGTH,
-        "crop_margin": rec.CROP_MARGIN,
+        "crop_margins": list(rec.CROP_MARGINS),
         "parity_max_abs_diff": worst,
         "training": state.get("training", {}),
         "validation": state.get("scores", {}),
     }
 
 
-def write_greedy_fixture(model: rec.Recognizer, crops: np.ndarray, images: torch.Tensor) -> None:
-    """PyTorch's greedy decode of the crops: texts and per-character confidences, padded with NaN."""
-    decoded = model.greedy(images)
+def margin_views(crops: np.ndarray) -> np.ndarray:
+    """Each crop [N,H,W,3] as every further crop margin would frame it, [N,V-1,H,W,3]: zoomed out
+    about its centre by that margin's widening over the first's, its edges repeated."""
+    h, w = crops.shape[1:3]
+    views = []
+    for margin in rec.CROP_MARGINS[1:]:
+        s = (1 + 2 * rec.CROP_MARGINS[0]) / (1 + 2 * margin)
+        matrix = np.float32([[s, 0, (1 - s) * w / 2], [0, s, (1 - s) * h / 2]])
+        views.append([cv2.warpAffine(c, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+                      for c in crops])
+    return np.stack(views, axis=1) if views else np.empty((len(crops), 0, h, w, 3), np.uint8)
+
+
+def decoded_arrays(decoded: list[tuple[str, list[float]]]) -> tuple[np.ndarray, np.ndarray]:
+    """Texts and per-character confidences, padded with NaN to MAX_LENGTH."""
     confidences = np.full((len(decoded), rec.MAX_LENGTH), np.nan, np.float32)
     for i, (_, conf) in enumerate(decoded):
         confidences[i, : len(conf)] = conf
+    return np.array([t for t, _ in decoded]), confidences
+
+
+def write_greedy_fixture(model: rec.Recognizer, crops: np.ndarray, images: torch.Tensor) -> None:
+    """PyTorch's greedy decode of the crops, and of each crop with its other margins' views in lockstep
+    (the reader's decode): texts and per-character confidences."""
+    texts, confidences = decoded_arrays(model.greedy(images))
+    extra = margin_views(crops)
+    plates = np.concatenate([crops[:, None], extra], axis=1)  # [N,V,H,W,3], view 0 the crop itself
+    view_texts, view_confidences = decoded_arrays(
+        model.greedy(crops_to_tensor(list(plates.reshape(-1, *crops.shape[1:]))), views=plates.shape[1]))
     FIXTURE.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(FIXTURE, crops=crops, texts=np.array([t for t, _ in decoded]), confidences=confidences)
-    print(f"wrote {FIXTURE} ({len(decoded)} crops)")
+    np.savez_compressed(FIXTURE, crops=crops, texts=texts, confidences=confidences,
+                        extra_views=extra, view_texts=view_texts, view_confidences=view_confidences)
+    print(f"wrote {FIXTURE} ({len(crops)} crops, {plates.shape[1]} views each)")
 
 
 def main() -> None:

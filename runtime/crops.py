@@ -91,7 +91,7 @@ def widened(corners: np.ndarray, margin: float, width: int, height: int) -> np.n
 def crop_plate(image: np.ndarray, box: np.ndarray, corners: np.ndarray | None, width: int, height: int,
                margin: float) -> tuple[np.ndarray, bool]:
     """(crop HxWx3 uint8, rectified?) for one detection in original pixels. A valid quad is
-    widened by `margin` (manifest recognizer.crop_margin): the recognizer reads real plates best
+    widened by `margin` (one of the manifest's recognizer.crop_margins): the recognizer reads real plates best
     framed as its real training crops were, with their border and a little around it."""
     if corners is not None and is_valid_quad(corners, box):
         return rectify(image, widened(corners, margin, image.shape[1], image.shape[0]), width, height), True

@@ -122,7 +122,9 @@ class RecognizerSpec:
     end: int
     start: int
     max_length: int
-    crop_margin: float  # the detector's quad is widened by this fraction of the plate on each side (runtime/crops.py)
+    # Each plate is cut once per margin, its quad widened by that fraction of the plate on each side
+    # (runtime/crops.py), and the crops are decoded together as views of it (runtime/recognizer.py).
+    crop_margins: tuple[float, ...]
 
 
 @dataclass(frozen=True)
@@ -248,6 +250,10 @@ def load_manifest(models_dir: str | os.PathLike[str] | None = None, verify: bool
     end, start = int(_get(rec, "tokens.end")), int(_get(rec, "tokens.start"))
     if end != len(charset) or start == end:
         raise ManifestError(f"manifest.json: tokens.end must be len(charset)={len(charset)} and differ from start")
+    margins = _get(rec, "crop_margins")
+    if not isinstance(margins, list) or not margins or not all(
+            isinstance(m, (int, float)) and 0.0 <= m < 0.5 for m in margins):
+        raise ManifestError("manifest.json: recognizer.crop_margins must be a list of one or more margins in [0, 0.5)")
     dec_inputs = tuple(_get(rec, "decoder.inputs"))
     dec_outputs = tuple(_get(rec, "decoder.outputs"))
     enc_outputs = tuple(_get(rec, "encoder.outputs"))
@@ -260,8 +266,6 @@ def load_manifest(models_dir: str | os.PathLike[str] | None = None, verify: bool
         height=int(_get(rec, "input.height")), width=int(_get(rec, "input.width")),
         norm=_norm(_get(rec, "input"), "recognizer.input"),
         charset=charset, end=end, start=start, max_length=int(_get(rec, "max_length")),
-        crop_margin=float(_get(rec, "crop_margin")),
+        crop_margins=tuple(float(m) for m in margins),
     )
-    if not 0.0 <= recognizer.crop_margin < 0.5:
-        raise ManifestError("manifest.json: recognizer.crop_margin must be in [0, 0.5)")
     return Manifest(root=root, version=1, detector=detector, recognizer=recognizer, raw=raw)

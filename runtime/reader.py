@@ -46,7 +46,7 @@ class Analysis:
 
     image: np.ndarray  # the decoded BGR image
     plates: list[PlateResult]
-    crops: list[np.ndarray]  # recognizer inputs, same order as plates
+    crops: list[np.ndarray]  # recognizer inputs (the first crop margin's), same order as plates
 
 
 def _xywh(box: np.ndarray) -> tuple[int, int, int, int]:
@@ -94,13 +94,15 @@ class PlateReader:
         bgr = self.load(image, max_pixels)
         detections = self.detector(bgr, self.confidence, self.iou)
         rec = self.recognizer.spec
-        # A plate measured turned has two looks (detector.refine): both crops are read, in one
-        # batch, and the surer reading is kept with the corners that cut it.
+        # A plate measured turned has two looks (detector.refine): both are read, in one batch,
+        # and the surer reading is kept with the corners that cut it. Each look is cut once per
+        # crop margin, and those crops are read together as views of it (runtime/recognizer.py).
         looks = [(k, corners) for k, d in enumerate(detections)
                  for corners in (d.corners, d.other_corners) if corners is not None]
-        cut = [crop_plate(bgr, detections[k].box, corners, rec.width, rec.height, rec.crop_margin)
-               for k, corners in looks]
-        readings = self.recognizer([crop for crop, _ in cut])
+        views = len(rec.crop_margins)
+        cut = [crop_plate(bgr, detections[k].box, corners, rec.width, rec.height, margin)
+               for k, corners in looks for margin in rec.crop_margins]
+        readings = self.recognizer([crop for crop, _ in cut], views)
         best: dict[int, int] = {}
         for i, (k, _) in enumerate(looks):
             if k not in best or readings[i].confidence > readings[best[k]].confidence:
@@ -108,7 +110,7 @@ class PlateReader:
         plates, crops = [], []
         for k, d in enumerate(detections):
             i = best[k]
-            crop, rectified = cut[i]
+            crop, rectified = cut[i * views]
             reading = readings[i]
             crops.append(crop)
             # A plate found but not read still answers, with empty text: the box is real information.

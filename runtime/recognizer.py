@@ -4,6 +4,11 @@ The loop is the one docs/models.md describes and must agree exactly with the ref
 greedy decode in export/recognizer.py: start token for every crop; each step takes the
 argmax; a crop is finished at the end token or once it holds max_length characters; the
 loop stops as soon as every crop is finished. All plates of an image share one batch.
+
+A plate may be cut more than once (the manifest's crop_margins): its crops are views of one
+plate, decoded in lockstep. At each step their softmax probabilities are averaged, and the
+argmax of the mean is the plate's character, fed back to every view: where one framing leaves
+a character in doubt, the other usually does not, and the mean keeps the surer of the two.
 """
 from __future__ import annotations
 
@@ -39,12 +44,14 @@ def greedy_decode(
     keys: np.ndarray,
     hidden: np.ndarray,
     spec: RecognizerSpec,
+    views: int = 1,
 ) -> list[Reading]:
-    """Run the one-step decoder greedily for a batch; see the module docstring for the rules."""
-    n = features.shape[0]
+    """Run the one-step decoder greedily for a batch of `views` consecutive crops per plate; see
+    the module docstring for the rules. One Reading per plate."""
+    n = features.shape[0] // views
     token_name, hidden_name, features_name, keys_name = spec.decoder_inputs
     logits_name, hidden_out_name = spec.decoder_outputs[:2]
-    token = np.full(n, spec.start, dtype=np.int64)
+    token = np.full(n * views, spec.start, dtype=np.int64)
     chars: list[list[str]] = [[] for _ in range(n)]
     confs: list[list[float]] = [[] for _ in range(n)]
     done = np.zeros(n, dtype=bool)
@@ -57,24 +64,28 @@ def greedy_decode(
             [logits_name, hidden_out_name],
             {token_name: token, hidden_name: hidden, features_name: features, keys_name: keys},
         )
-        best = logits.argmax(axis=1)
-        # probs[k] at the argmax = 1 / sum(exp(logits - max)): stable softmax without the full vector
-        shifted = logits - logits[np.arange(n), best][:, None]
-        prob = 1.0 / np.exp(shifted).sum(axis=1)
+        probs = softmax(logits).reshape(n, views, -1).mean(axis=1)
+        best = probs.argmax(axis=1)
         for i in range(n):
             k = int(best[i])
             if done[i] or k == spec.end or len(chars[i]) >= spec.max_length:
                 done[i] = True
                 continue
             chars[i].append(spec.charset[k])
-            confs[i].append(float(prob[i]))
+            confs[i].append(float(probs[i, k]))
         if done.all():
             break
-        token = best.astype(np.int64, copy=False)
+        token = np.repeat(best, views).astype(np.int64, copy=False)
     return [
         Reading("".join(c), float(np.prod(p)) if p else 0.0, tuple(p))
         for c, p in zip(chars, confs)
     ]
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax, shifted by each row's max so exp cannot overflow."""
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
 
 
 class Recognizer:
@@ -85,10 +96,13 @@ class Recognizer:
         self.encoder = encoder
         self.decoder = decoder
 
-    def __call__(self, crops: list[np.ndarray]) -> list[Reading]:
-        """BGR crops of the recognizer's input size -> one Reading each, in one batched pass."""
+    def __call__(self, crops: list[np.ndarray], views: int = 1) -> list[Reading]:
+        """BGR crops of the recognizer's input size, `views` consecutive ones per plate -> one
+        Reading per plate, in one batched pass."""
+        if len(crops) % views:
+            raise ValueError(f"{len(crops)} crops do not make whole plates of {views} views")
         if not crops:
             return []
         batch = to_batch(crops, self.spec)
         features, keys, hidden = self.encoder.run(list(self.spec.encoder_outputs), {self.spec.encoder_inputs[0]: batch})
-        return greedy_decode(self.decoder, features, keys, hidden, self.spec)
+        return greedy_decode(self.decoder, features, keys, hidden, self.spec, views)

@@ -289,3 +289,38 @@ def test_the_quad_is_widened_only_as_far_as_the_image_reaches():
     assert np.allclose(widened(quad + 100, 0.03, 1000, 1000), [[95.2, 97.6], [264.8, 97.6], [264.8, 182.4], [95.2, 182.4]])
     near = widened(quad + [2, 100], 0.03, 1000, 1000)  # 2 px from the left edge: widened by 2 px on each side
     assert np.isclose(near[:, 0].min(), 0.0, atol=1e-4) and np.isclose(near[:, 0].max(), 164.0, atol=1e-4)
+
+
+def test_the_reader_reads_each_plate_at_every_crop_margin_as_views(tiny_reader):
+    """Each look is cut once per manifest crop margin and the crops go to the recognizer as the
+    views of one plate: one reading per plate, not per crop."""
+    import copy
+
+    from runtime.boxes import Detection
+    from runtime.recognizer import Reading
+
+    image = np.random.default_rng(3).integers(0, 255, (400, 600, 3), dtype=np.uint8)
+    quad = np.float32([[200, 170], [400, 170], [400, 230], [200, 230]])
+    box = np.float32([190, 160, 410, 240])
+    margins = tiny_reader.recognizer.spec.crop_margins
+    assert len(margins) == 2
+    calls = []
+
+    class Detector:
+        def __call__(self, image, confidence, iou):
+            return [Detection(box=box, score=0.9, corners=quad)]
+
+    class Recognizer:
+        spec = tiny_reader.recognizer.spec
+
+        def __call__(self, crops, views=1):
+            calls.append((crops, views))
+            return [Reading("ABC1234", 0.5, (0.9,) * 7)] * (len(crops) // views)
+
+    stub = copy.copy(tiny_reader)
+    stub.detector, stub.recognizer = Detector(), Recognizer()
+    assert [p.text for p in stub.read(image)] == ["ABC1234"]
+    ((crops, views),) = calls
+    assert views == 2
+    for crop, margin in zip(crops, margins):
+        np.testing.assert_array_equal(crop, crop_plate(image, box, quad, 144, 48, margin)[0])

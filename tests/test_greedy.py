@@ -7,7 +7,7 @@ import pytest
 
 from runtime.manifest import Normalization, RecognizerSpec
 from runtime.recognizer import greedy_decode
-from tiny_models import C, CHARSET, END, HD, L, PEAK_PROB, START, chain_decoder, chain_for, script_decoder
+from tiny_models import C, CHARSET, END, HD, L, PEAK, PEAK_PROB, START, chain_decoder, chain_for, script_decoder
 
 NORM = Normalization(1 / 255, (0.5,) * 3, (0.5,) * 3)
 
@@ -17,7 +17,7 @@ def spec(max_length: int = 8) -> RecognizerSpec:
         encoder_path=Path("enc.onnx"), encoder_sha256="", decoder_path=Path("dec.onnx"), decoder_sha256="",
         encoder_inputs=("images",), encoder_outputs=("features", "keys", "hidden"),
         decoder_inputs=("token", "hidden", "features", "keys"), decoder_outputs=("logits", "next_hidden", "attention"),
-        height=48, width=144, norm=NORM, charset=CHARSET, end=END, start=START, max_length=max_length, crop_margin=0.03,
+        height=48, width=144, norm=NORM, charset=CHARSET, end=END, start=START, max_length=max_length, crop_margins=(0.03,),
     )
 
 
@@ -91,6 +91,29 @@ def test_all_end_immediately_runs_one_step():
     dec = CountingSession(script_decoder([[END]], steps=4))
     readings = greedy_decode(dec, *inputs(4, [0, 0, 0, 0]), spec())
     assert [r.text for r in readings] == [""] * 4 and dec.calls == 1
+
+
+def test_views_of_a_plate_are_decoded_in_lockstep_on_their_mean():
+    # plate 0: three views, the third reads C where the others read B and would go on with D;
+    # plate 1: three views that agree. The mean's argmax is each plate's character, fed to all its views.
+    scripts = [ids("AB") + [END], ids("ABD") + [END], ids("AC") + [END], ids("7") + [END]]
+    dec = CountingSession(script_decoder(scripts, steps=10))
+    readings = greedy_decode(dec, *inputs(6, [0, 1, 2, 3, 3, 3]), spec(), views=3)
+    assert [r.text for r in readings] == ["AB", "7"]
+    off = 1.0 / (np.exp(PEAK) + END)  # a view's probability for another view's peak
+    assert readings[0].char_confidences == pytest.approx([PEAK_PROB, (2 * PEAK_PROB + off) / 3])
+    assert readings[1].char_confidences == pytest.approx([PEAK_PROB])
+    assert dec.tokens[0] == [START] * 6
+    assert dec.tokens[1] == ids("AAA") + ids("777")
+    assert dec.tokens[2] == ids("BBB") + [END] * 3  # plate 1 has ended; two of plate 0's views end it next
+    assert dec.calls == 3
+
+
+def test_recognizer_takes_whole_plates_of_views(tiny_reader):
+    crops = [np.zeros((48, 144, 3), np.uint8)] * 4
+    assert [r.text for r in tiny_reader.recognizer(crops, views=2)] == ["ABC1D23"] * 2
+    with pytest.raises(ValueError, match="whole plates of 3 views"):
+        tiny_reader.recognizer(crops, views=3)
 
 
 def test_recognizer_end_to_end_on_tiny_models(tiny_reader):

@@ -120,13 +120,16 @@ def test_roll_pass_is_read_and_checked(tiny_models_dir, tmp_path):
         load_manifest(saved(copy, raw))
 
 
-def test_crop_margin_is_read_and_checked(tiny_models_dir, tmp_path):
+def test_crop_margins_are_read_and_checked(tiny_models_dir, tmp_path):
     copy, raw = editable_copy(tiny_models_dir, tmp_path)
-    raw["recognizer"]["crop_margin"] = 0.05
-    assert load_manifest(saved(copy, raw)).recognizer.crop_margin == 0.05
-    raw["recognizer"]["crop_margin"] = 0.5  # the quad would be twice the plate
-    with pytest.raises(ManifestError, match="crop_margin must be in"):
-        load_manifest(saved(copy, raw))
-    del raw["recognizer"]["crop_margin"]
-    with pytest.raises(ManifestError, match="missing key 'crop_margin'"):
+    raw["recognizer"]["crop_margins"] = [0.05]
+    assert load_manifest(saved(copy, raw)).recognizer.crop_margins == (0.05,)
+    raw["recognizer"]["crop_margins"] = [0.03, 0.06]
+    assert load_manifest(saved(copy, raw)).recognizer.crop_margins == (0.03, 0.06)
+    for bad in ([0.03, 0.5], [], 0.03, ["wide"]):  # 0.5: the quad would be twice the plate
+        raw["recognizer"]["crop_margins"] = bad
+        with pytest.raises(ManifestError, match="crop_margins must be a list of one or more margins"):
+            load_manifest(saved(copy, raw))
+    del raw["recognizer"]["crop_margins"]
+    with pytest.raises(ManifestError, match="missing key 'crop_margins'"):
         load_manifest(saved(copy, raw))

@@ -217,7 +217,7 @@ def write_models(folder: Path, rows: np.ndarray, text: str = "ABC1D23", confiden
                         "outputs": ["logits", "next_hidden", "attention"]},
             "input": {"height": REC_H, "width": REC_W, "channels": "RGB",
                       "scale": 1 / 255, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]},
-            "charset": CHARSET, "tokens": {"end": END, "start": START}, "max_length": MAX_LENGTH, "crop_margin": 0.03,
+            "charset": CHARSET, "tokens": {"end": END, "start": START}, "max_length": MAX_LENGTH, "crop_margins": [0.03, 0.06],
         },
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
