@@ -102,7 +102,7 @@ def export_detector(checkpoint: Path, out: Path, data: Path | None) -> dict:
         "coarse_pass": {"factor": det.COARSE_FACTOR, "min_width": det.COARSE_MIN_WIDTH,
                         "max_side": det.COARSE_MAX_SIDE},
         "refine_pass": {"width": det.REFINE_WIDTH, "height": det.REFINE_HEIGHT, "context": det.REFINE_CONTEXT,
-                        "gain": det.REFINE_GAIN},
+                        "gain": det.REFINE_GAIN, "confidence": det.REFINE_CONFIDENCE},
         "larger_input": {"max_shrink": det.MAX_SHRINK, "max_scale": det.MAX_INPUT_SCALE},
         "roll_pass": {"min_roll": det.ROLL_MIN, "min_gain": det.ROLL_MIN_GAIN,
                       "candidate_confidence": det.ROLL_CANDIDATE_CONFIDENCE, "min_iou": det.ROLL_MIN_IOU},

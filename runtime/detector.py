@@ -145,13 +145,15 @@ class Detector:
                     iou: float) -> np.ndarray | None:
         """The row found for the plate in a window of the photo at a higher resolution than the
         pass that found it, with that window's score; the row itself where the photo has no more
-        resolution to give; None where the window finds no box on the plate."""
+        resolution to give; None where the window finds no box on the plate scoring at least
+        refine_confidence (seen closer, a plate scores high; a look-alike seldom does)."""
         s = self.spec
         where = refine_window(s, row[:4], ratio)
         if where is None:
             return row
         scale, left, top, width, height = where
-        seen = self.look_at(window_of(image, left, top, scale, width, height, s.pad_value), scale, confidence, iou)
+        seen = self.look_at(window_of(image, left, top, scale, width, height, s.pad_value), scale,
+                            max(confidence, s.refine_confidence), iou)
         if not len(seen):
             return None
         seen[:, X_COLUMNS] += left

@@ -60,6 +60,7 @@ class DetectorSpec:
     refine_height: int
     refine_context: float  # that is this many plate widths wide
     refine_gain: float  # and at least this many times the resolution of the pass that found it
+    refine_confidence: float  # where its box must score this much to confirm the plate
     max_shrink: float  # a larger image gets a larger input, so it is shrunk at most this many times ...
     max_scale: float  # ... up to this many times the input on each side
     min_roll: float  # a plate measured turned this many degrees or more is looked at levelled (runtime/roll.py)
@@ -231,11 +232,14 @@ def load_manifest(models_dir: str | os.PathLike[str] | None = None, verify: bool
         coarse_max_side=int(_get(det, "coarse_pass.max_side")),
         refine_width=int(_get(det, "refine_pass.width")), refine_height=int(_get(det, "refine_pass.height")),
         refine_context=float(_get(det, "refine_pass.context")), refine_gain=float(_get(det, "refine_pass.gain")),
+        refine_confidence=float(_get(det, "refine_pass.confidence")),
         max_shrink=float(_get(det, "larger_input.max_shrink")), max_scale=float(_get(det, "larger_input.max_scale")),
         min_roll=float(_get(det, "roll_pass.min_roll")), roll_min_gain=float(_get(det, "roll_pass.min_gain")),
         roll_confidence=float(_get(det, "roll_pass.candidate_confidence")),
         roll_min_iou=float(_get(det, "roll_pass.min_iou")),
     )
+    if not 0.0 <= detector.refine_confidence <= 1.0:
+        raise ManifestError("manifest.json: detector.refine_pass.confidence must be in [0, 1]")
     if detector.coarse_factor < 2:
         raise ManifestError("manifest.json: detector.coarse_pass.factor must be an integer >= 2")
     if not 0.0 <= detector.roll_confidence <= 1.0 or detector.roll_min_gain < 1.0:

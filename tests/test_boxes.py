@@ -324,3 +324,29 @@ def test_the_reader_reads_each_plate_at_every_crop_margin_as_views(tiny_reader):
     assert views == 2
     for crop, margin in zip(crops, margins):
         np.testing.assert_array_equal(crop, crop_plate(image, box, quad, 144, 48, margin)[0])
+
+
+@pytest.mark.parametrize("window_score,kept", [(0.95, True), (0.6, False)])
+def test_a_closer_look_confirms_a_plate_only_with_a_sure_box(tiny_reader, window_score, kept):
+    """The first pass keeps boxes from 0.4; seen closer, a plate must score refine_confidence
+    (0.7): a look-alike that the closer look still finds, but unsure, is dropped."""
+    from dataclasses import replace
+
+    from runtime.detector import Detector, refine_window
+
+    spec = replace(tiny_reader.detector.spec, refine_confidence=0.7)
+    plate = np.float32([600, 400, 650, 416])  # 50 px wide in a 1280x720 frame, found at ratio 0.6
+    scale, left, top, _, _ = refine_window(spec, plate, 0.6)
+
+    class Graph(Detector):
+        def rows(self, blob, confidence):  # the window shows the plate, scoring window_score
+            x1, y1, x2, y2 = (plate - np.float32([left, top, left, top])) * scale
+            found = np.array([row((x1, y1, x2, y2), window_score)], np.float32)
+            return found[found[:, 4] >= confidence]
+
+    graph = Graph(spec, tiny_reader.detector.session)
+    image = np.full((720, 1280, 3), 90, np.uint8)
+    found = graph.closer_look(image, np.array(row(tuple(plate), 0.8), np.float32), 0.6, 0.4, 0.45)
+    assert (found is not None) == kept
+    if kept:
+        np.testing.assert_allclose(found[:4], plate, atol=0.5)

@@ -133,3 +133,15 @@ def test_crop_margins_are_read_and_checked(tiny_models_dir, tmp_path):
     del raw["recognizer"]["crop_margins"]
     with pytest.raises(ManifestError, match="missing key 'crop_margins'"):
         load_manifest(saved(copy, raw))
+
+
+def test_refine_confidence_is_read_and_checked(tiny_models_dir, tmp_path):
+    copy, raw = editable_copy(tiny_models_dir, tmp_path)
+    raw["detector"]["refine_pass"]["confidence"] = 0.8
+    assert load_manifest(saved(copy, raw)).detector.refine_confidence == 0.8
+    raw["detector"]["refine_pass"]["confidence"] = 1.5
+    with pytest.raises(ManifestError, match="refine_pass.confidence must be in"):
+        load_manifest(saved(copy, raw))
+    del raw["detector"]["refine_pass"]["confidence"]
+    with pytest.raises(ManifestError, match="missing key 'refine_pass.confidence'"):
+        load_manifest(saved(copy, raw))

@@ -204,7 +204,7 @@ def write_models(folder: Path, rows: np.ndarray, text: str = "ABC1D23", confiden
                                     "br_x", "br_y", "bl_x", "bl_y"], "max_log_side": 6.0},
             "strides": [8, 16, 32],
             "coarse_pass": {"factor": 4, "min_width": 30, "max_side": 160},
-            "refine_pass": {"width": 320, "height": 192, "context": 3, "gain": 1.5},
+            "refine_pass": {"width": 320, "height": 192, "context": 3, "gain": 1.5, "confidence": 0.7},
             "larger_input": {"max_shrink": 1280 / 768, "max_scale": 2},
             "roll_pass": {"min_roll": 4.0, "min_gain": 1.5, "candidate_confidence": 0.1, "min_iou": 0.35},
             "thresholds": {"confidence": confidence, "iou": iou},
