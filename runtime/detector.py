@@ -98,14 +98,8 @@ class Detector:
         turned and the levelled look finds it, with that look's score: the network scores a plate
         turned 20 degrees low, and levelled it sees the plates it learned from. Anything else under
         the threshold stays dropped: a closer look at every such box would confirm look-alikes too."""
-        s = self.spec
-        kept = []
-        for row in rows:
-            angle = plate_roll(image, row[:4], s.roll_min_gain)
-            level = self.level_look(image, row, angle, confidence, iou) if is_turned(angle, s.min_roll) else None
-            if level is not None:
-                kept.append(with_other(level, None))
-        return np.array(kept, np.float32).reshape(-1, LOOKED)
+        looked = [self.turned_look(image, row, confidence, iou) for row in rows]
+        return np.array([with_other(r, None) for r in looked if r is not None], np.float32).reshape(-1, LOOKED)
 
     def coarse(self, small: np.ndarray, ratio: float, confidence: float, iou: float) -> np.ndarray:
         """Rows (original pixels) of the plates at least coarse_min_width wide in `small`, the picture
@@ -126,15 +120,10 @@ class Detector:
         with level corners). None where neither finds it: seen closer, a look-alike (lettering, a
         logo, a tail light) is no longer taken for a plate. The score stays the one its pass gave:
         the same plate, placed better."""
-        s = self.spec
         found = self.closer_look(image, row, ratio, confidence, iou)
-        other = None
-        angle = plate_roll(image, row[:4], s.roll_min_gain)
-        if is_turned(angle, s.min_roll):
-            level = self.level_look(image, row, angle, confidence, iou)
-            if level is not None and (found is None or level[4] >= found[4]):
-                found, level = level, found
-            other = level
+        other = self.turned_look(image, row, confidence, iou)
+        if other is not None and (found is None or other[4] >= found[4]):
+            found, other = other, found
         if found is None:
             return None
         found = with_other(found, other)
@@ -167,6 +156,13 @@ class Detector:
         s = self.spec
         blob = place(window, window.shape[1], window.shape[0], s.pad_value, s.norm)
         return candidates(self.rows(blob, confidence), scale, confidence, iou)
+
+    def turned_look(self, image: np.ndarray, row: np.ndarray, confidence: float, iou: float) -> np.ndarray | None:
+        """The levelled look's row for a plate its pixels show turned (runtime/roll.py); None for a
+        plate turned less than min_roll, or one the levelled look does not find."""
+        s = self.spec
+        angle = plate_roll(image, row[:4], s.roll_min_gain)
+        return self.level_look(image, row, angle, confidence, iou) if is_turned(angle, s.min_roll) else None
 
     def level_look(self, image: np.ndarray, row: np.ndarray, angle: float, confidence: float,
                    iou: float) -> np.ndarray | None:

@@ -25,6 +25,12 @@ def saved(copy, raw):
     return copy
 
 
+def refused(copy, raw, match):
+    """`raw`, saved as the copy's manifest, is refused with an error matching `match`."""
+    with pytest.raises(ManifestError, match=match):
+        load_manifest(saved(copy, raw))
+
+
 def test_loads_tiny_manifest(tiny_models_dir):
     m = load_manifest(tiny_models_dir)
     assert m.detector.width == 768 and m.detector.height == 448 and m.detector.confidence == 0.4
@@ -60,15 +66,12 @@ def test_missing_manifest_and_bad_fields(tiny_models_dir, tmp_path):
         load_manifest(tmp_path)
     copy, raw = editable_copy(tiny_models_dir, tmp_path)
     raw["detector"]["file"] = "../detector.onnx"
-    with pytest.raises(ManifestError, match="inside"):
-        load_manifest(saved(copy, raw))
+    refused(copy, raw, "inside")
     raw["detector"]["file"] = "detector.onnx"
     raw["detector"]["output"]["names"] = ["stride8", "stride16"]
-    with pytest.raises(ManifestError, match="one map per detector.strides entry"):
-        load_manifest(saved(copy, raw))
+    refused(copy, raw, "one map per detector.strides entry")
     raw["detector"]["output"]["channels"] = ["x1", "y1", "x2", "y2", "score"]
-    with pytest.raises(ManifestError, match="detector.output.channels must be"):
-        load_manifest(saved(copy, raw))
+    refused(copy, raw, "detector.output.channels must be")
 
 
 def test_coarse_pass_size_and_factor(tiny_models_dir, tmp_path):
@@ -81,11 +84,9 @@ def test_coarse_pass_size_and_factor(tiny_models_dir, tmp_path):
     assert bordered.coarse_input(192, 108) == (48, 27, 288, 192)  # 192 + 2 * 48, 108 + 2 * 27 -> 162 -> 192
     copy, raw = editable_copy(tiny_models_dir, tmp_path)
     raw["detector"]["coarse_pass"]["factor"] = 1
-    with pytest.raises(ManifestError, match="coarse_pass.factor must be an integer >= 2"):
-        load_manifest(saved(copy, raw))
+    refused(copy, raw, "coarse_pass.factor must be an integer >= 2")
     del raw["detector"]["coarse_pass"]
-    with pytest.raises(ManifestError, match="missing key 'coarse_pass.factor'"):
-        load_manifest(saved(copy, raw))
+    refused(copy, raw, "missing key 'coarse_pass.factor'")
 
 
 def test_runtime_and_server_never_import_torch():
@@ -103,8 +104,7 @@ def test_shipped_manifest_is_valid(shipped_models_dir):
 def test_coarse_max_side_must_be_positive(tiny_models_dir, tmp_path):
     copy, raw = editable_copy(tiny_models_dir, tmp_path)
     raw["detector"]["coarse_pass"]["max_side"] = 0
-    with pytest.raises(ManifestError, match="coarse_pass.max_side must be a positive integer"):
-        load_manifest(saved(copy, raw))
+    refused(copy, raw, "coarse_pass.max_side must be a positive integer")
 
 
 def test_roll_pass_is_read_and_checked(tiny_models_dir, tmp_path):
@@ -113,11 +113,9 @@ def test_roll_pass_is_read_and_checked(tiny_models_dir, tmp_path):
     spec = load_manifest(saved(copy, raw)).detector
     assert (spec.min_roll, spec.roll_min_gain, spec.roll_confidence, spec.roll_min_iou) == (6.0, 2.0, 0.2, 0.3)
     raw["detector"]["roll_pass"]["min_gain"] = 0.5  # every angle would beat the unturned one
-    with pytest.raises(ManifestError, match="roll_pass.candidate_confidence must be in"):
-        load_manifest(saved(copy, raw))
+    refused(copy, raw, "roll_pass.candidate_confidence must be in")
     del raw["detector"]["roll_pass"]
-    with pytest.raises(ManifestError, match="missing key 'roll_pass.min_roll'"):
-        load_manifest(saved(copy, raw))
+    refused(copy, raw, "missing key 'roll_pass.min_roll'")
 
 
 def test_crop_margins_are_read_and_checked(tiny_models_dir, tmp_path):
@@ -128,11 +126,9 @@ def test_crop_margins_are_read_and_checked(tiny_models_dir, tmp_path):
     assert load_manifest(saved(copy, raw)).recognizer.crop_margins == (0.03, 0.06)
     for bad in ([0.03, 0.5], [], 0.03, ["wide"]):  # 0.5: the quad would be twice the plate
         raw["recognizer"]["crop_margins"] = bad
-        with pytest.raises(ManifestError, match="crop_margins must be a list of one or more margins"):
-            load_manifest(saved(copy, raw))
+        refused(copy, raw, "crop_margins must be a list of one or more margins")
     del raw["recognizer"]["crop_margins"]
-    with pytest.raises(ManifestError, match="missing key 'crop_margins'"):
-        load_manifest(saved(copy, raw))
+    refused(copy, raw, "missing key 'crop_margins'")
 
 
 def test_refine_confidence_is_read_and_checked(tiny_models_dir, tmp_path):
@@ -140,8 +136,6 @@ def test_refine_confidence_is_read_and_checked(tiny_models_dir, tmp_path):
     raw["detector"]["refine_pass"]["confidence"] = 0.8
     assert load_manifest(saved(copy, raw)).detector.refine_confidence == 0.8
     raw["detector"]["refine_pass"]["confidence"] = 1.5
-    with pytest.raises(ManifestError, match="refine_pass.confidence must be in"):
-        load_manifest(saved(copy, raw))
+    refused(copy, raw, "refine_pass.confidence must be in")
     del raw["detector"]["refine_pass"]["confidence"]
-    with pytest.raises(ManifestError, match="missing key 'refine_pass.confidence'"):
-        load_manifest(saved(copy, raw))
+    refused(copy, raw, "missing key 'refine_pass.confidence'")
