@@ -162,6 +162,7 @@ def export_recognizer(checkpoint: Path, out: Path, data: Path | None, fonts: Pat
         "tokens": {"end": rec.END, "start": rec.START},
         "max_length": rec.MAX_LENGTH,
         "crop_margins": list(rec.CROP_MARGINS),
+        "reading_check": {"detector_score": rec.CHECK_SCORE, "char_confidence": rec.CHECK_CONFIDENCE},
         "parity_max_abs_diff": worst,
         "training": state.get("training", {}),
         "validation": state.get("scores", {}),

@@ -126,6 +126,10 @@ class RecognizerSpec:
     # Each plate is cut once per margin, its quad widened by that fraction of the plate on each side
     # (runtime/crops.py), and the crops are decoded together as views of it (runtime/recognizer.py).
     crop_margins: tuple[float, ...]
+    # A detection scoring under check_score is answered only if its reading's characters are read
+    # with a geometric-mean confidence of at least check_confidence (runtime/reader.py).
+    check_score: float
+    check_confidence: float
 
 
 @dataclass(frozen=True)
@@ -271,5 +275,9 @@ def load_manifest(models_dir: str | os.PathLike[str] | None = None, verify: bool
         norm=_norm(_get(rec, "input"), "recognizer.input"),
         charset=charset, end=end, start=start, max_length=int(_get(rec, "max_length")),
         crop_margins=tuple(float(m) for m in margins),
+        check_score=float(_get(rec, "reading_check.detector_score")),
+        check_confidence=float(_get(rec, "reading_check.char_confidence")),
     )
+    if not (0.0 <= recognizer.check_score <= 1.0 and 0.0 <= recognizer.check_confidence <= 1.0):
+        raise ManifestError("manifest.json: recognizer.reading_check.detector_score and char_confidence must be in [0, 1]")
     return Manifest(root=root, version=1, detector=detector, recognizer=recognizer, raw=raw)

@@ -112,8 +112,12 @@ class PlateReader:
             i = best[k]
             crop, rectified = cut[i * views]
             reading = readings[i]
+            # A box the detector is unsure of must hold characters: tail lights, signs and lettering
+            # taken for plates read as nothing (manifest recognizer.reading_check). A box it is sure
+            # of answers even unread, with empty text: the box is real information.
+            if d.score < rec.check_score and reading.mean_confidence < rec.check_confidence:
+                continue
             crops.append(crop)
-            # A plate found but not read still answers, with empty text: the box is real information.
             corners = tuple((round(float(x), 1), round(float(y), 1)) for x, y in looks[i][1]) if rectified else None
             plates.append(PlateResult(
                 box=_xywh(d.box), confidence=d.score, text=reading.text,

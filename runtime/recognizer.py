@@ -29,6 +29,14 @@ class Reading:
     confidence: float  # product of char_confidences; 0.0 for empty text
     char_confidences: tuple[float, ...]
 
+    @property
+    def mean_confidence(self) -> float:
+        """Geometric mean of char_confidences (0.0 for empty text): how surely characters were read,
+        whatever their number."""
+        if not self.char_confidences:
+            return 0.0
+        return float(np.exp(np.mean(np.log(np.maximum(self.char_confidences, 1e-12)))))
+
 
 def to_batch(crops: list[np.ndarray], spec: RecognizerSpec) -> np.ndarray:
     """BGR crops (already spec.height x spec.width) -> [N,3,H,W] float32 normalised RGB."""

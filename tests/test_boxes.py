@@ -291,11 +291,31 @@ def test_the_quad_is_widened_only_as_far_as_the_image_reaches():
     assert np.isclose(near[:, 0].min(), 0.0, atol=1e-4) and np.isclose(near[:, 0].max(), 164.0, atol=1e-4)
 
 
+def stub_reader(tiny_reader, detections, readings, calls=None):
+    """tiny_reader whose detector answers `detections` and whose recognizer answers readings[k]
+    for plate k, recording each (crops, views) call in `calls`."""
+    import copy
+
+    class Detector:
+        def __call__(self, image, confidence, iou):
+            return detections
+
+    class Recognizer:
+        spec = tiny_reader.recognizer.spec
+
+        def __call__(self, crops, views=1):
+            if calls is not None:
+                calls.append((crops, views))
+            return readings[: len(crops) // views]
+
+    stub = copy.copy(tiny_reader)
+    stub.detector, stub.recognizer = Detector(), Recognizer()
+    return stub
+
+
 def test_the_reader_reads_each_plate_at_every_crop_margin_as_views(tiny_reader):
     """Each look is cut once per manifest crop margin and the crops go to the recognizer as the
     views of one plate: one reading per plate, not per crop."""
-    import copy
-
     from runtime.boxes import Detection
     from runtime.recognizer import Reading
 
@@ -305,25 +325,46 @@ def test_the_reader_reads_each_plate_at_every_crop_margin_as_views(tiny_reader):
     margins = tiny_reader.recognizer.spec.crop_margins
     assert len(margins) == 2
     calls = []
-
-    class Detector:
-        def __call__(self, image, confidence, iou):
-            return [Detection(box=box, score=0.9, corners=quad)]
-
-    class Recognizer:
-        spec = tiny_reader.recognizer.spec
-
-        def __call__(self, crops, views=1):
-            calls.append((crops, views))
-            return [Reading("ABC1234", 0.5, (0.9,) * 7)] * (len(crops) // views)
-
-    stub = copy.copy(tiny_reader)
-    stub.detector, stub.recognizer = Detector(), Recognizer()
+    stub = stub_reader(tiny_reader, [Detection(box=box, score=0.9, corners=quad)],
+                       [Reading("ABC1234", 0.5, (0.9,) * 7)], calls)
     assert [p.text for p in stub.read(image)] == ["ABC1234"]
     ((crops, views),) = calls
     assert views == 2
     for crop, margin in zip(crops, margins):
         np.testing.assert_array_equal(crop, crop_plate(image, box, quad, 144, 48, margin)[0])
+
+
+def test_an_unsure_box_is_answered_only_with_characters_read_in_it(tiny_reader):
+    """recognizer.reading_check (0.98, 0.32 in the tiny manifest): under the detector score, a box
+    whose characters are read with a geometric-mean confidence under 0.32 is not a plate (a tail
+    light, a sign); a box the detector is sure of answers even unread."""
+    from runtime.boxes import Detection
+    from runtime.recognizer import Reading
+
+    spec = tiny_reader.recognizer.spec
+    assert (spec.check_score, spec.check_confidence) == (0.98, 0.32)
+    image = np.full((400, 600, 3), 128, np.uint8)
+    boxes = [np.float32([40 + 110 * k, 100, 140 + 110 * k, 130]) for k in range(5)]
+    found = [(0.97, Reading("ABC1234", 0.3 ** 7, (0.3,) * 7)),  # unsure box, unsure read: dropped
+             (0.97, Reading("ABC1234", 0.2 * 0.6 ** 6, (0.2,) + (0.6,) * 6)),  # mean 0.54: kept
+             (0.99, Reading("ABC1234", 0.3 ** 7, (0.3,) * 7)),  # sure box: kept
+             (0.99, Reading("", 0.0, ())),  # sure box, nothing read: kept with empty text
+             (0.5, Reading("", 0.0, ()))]  # unsure box, nothing read: dropped
+    quads = [np.float32([[x1, y1], [x2, y1], [x2, y2], [x1, y2]]) for x1, y1, x2, y2 in boxes]
+    stub = stub_reader(tiny_reader, [Detection(box=b, score=s, corners=q) for b, q, (s, _) in zip(boxes, quads, found)],
+                       [r for _, r in found])
+    plates = stub.read(image)
+    assert [(p.confidence, p.text) for p in plates] == [(0.97, "ABC1234"), (0.99, "ABC1234"), (0.99, "")]
+    assert [p.box[0] for p in plates] == [150, 260, 370]
+    analysis = stub.analyze(image)
+    assert len(analysis.crops) == len(analysis.plates) == 3
+
+
+def test_mean_confidence_is_the_geometric_mean_of_the_characters():
+    from runtime.recognizer import Reading
+
+    assert Reading("AB", 0.08, (0.2, 0.4)).mean_confidence == pytest.approx(0.08 ** 0.5)
+    assert Reading("", 0.0, ()).mean_confidence == 0.0
 
 
 @pytest.mark.parametrize("window_score,kept", [(0.95, True), (0.6, False)])

@@ -139,3 +139,15 @@ def test_refine_confidence_is_read_and_checked(tiny_models_dir, tmp_path):
     refused(copy, raw, "refine_pass.confidence must be in")
     del raw["detector"]["refine_pass"]["confidence"]
     refused(copy, raw, "missing key 'refine_pass.confidence'")
+
+
+def test_reading_check_is_read_and_checked(tiny_models_dir, tmp_path):
+    copy, raw = editable_copy(tiny_models_dir, tmp_path)
+    raw["recognizer"]["reading_check"] = {"detector_score": 0.9, "char_confidence": 0.25}
+    rec = load_manifest(saved(copy, raw)).recognizer
+    assert (rec.check_score, rec.check_confidence) == (0.9, 0.25)
+    for bad in ({"detector_score": 1.5, "char_confidence": 0.3}, {"detector_score": 0.9, "char_confidence": -0.1}):
+        raw["recognizer"]["reading_check"] = bad
+        refused(copy, raw, "reading_check.detector_score and char_confidence must be in")
+    del raw["recognizer"]["reading_check"]
+    refused(copy, raw, "missing key 'reading_check.detector_score'")
