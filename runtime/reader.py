@@ -1,7 +1,8 @@
 """PlateReader: image in, plates (box, text, confidences) out.
 
 Data flow: image.load_image -> detector (letterbox, ONNX, boxes) -> crops -> recognizer
-(encoder + greedy decoder). One reader can be shared by many threads: it holds only the
+(encoder + greedy decoder) -> the reading check (a box the detector is unsure of must hold
+characters). One reader can be shared by many threads: it holds only the
 immutable manifest and the ORT sessions (whose run() is thread-safe); every buffer is
 allocated per call.
 """
