@@ -44,7 +44,7 @@ import numpy as np  # noqa: E402
 
 from runtime import PlateReader  # noqa: E402
 from runtime.evaluate import DEFAULT_DATA, load_br_crops, load_scenes_ro, normalise_text  # noqa: E402
-from runtime.metrics import iou_xywh  # noqa: E402
+from runtime.metrics import box_array, iou_xywh  # noqa: E402
 
 WIDTH_BINS = ((0, 80), (80, 120), (120, 10_000))
 NIGHT_POWER, NIGHT_GAIN = 2.0, 0.5  # the street at night: (v / 255) ** power * gain
@@ -145,7 +145,7 @@ def main() -> None:
             frame, plates = composed(scene_frame, scene_boxes, crops, used, args.roll)
             used += len(plates)
             found = reader.read(frame)
-            boxes = np.array([p.box for p in found], np.float64).reshape(-1, 4)
+            boxes = box_array(found)
             for rect, text in plates:
                 overlap = iou_xywh(boxes, np.array([rect]))[:, 0] if len(boxes) else np.zeros(0)
                 hits = [found[i] for i in np.flatnonzero(overlap >= 0.5)]

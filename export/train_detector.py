@@ -41,7 +41,7 @@ from export.training import add_run_arguments, start_run, to_tensor
 from runtime.boxes import decode, postprocess, xywh
 from runtime.letterbox import letterbox
 from runtime.manifest import Normalization
-from runtime.metrics import match_boxes, unboxed_hits, unmatched
+from runtime.metrics import box_array, match_boxes, unboxed_hits, unmatched
 
 NORMALIZATION = Normalization(scale=1 / 255, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
 PAD_VALUE = 114
@@ -125,10 +125,6 @@ def detect(model: Detector, image: np.ndarray) -> np.ndarray:
 ValItem = tuple[np.ndarray, np.ndarray, np.ndarray]  # image, labelled boxes, unboxed plates (x, y, w, h)
 
 
-def _boxes(labels: list[PlateLabel]) -> np.ndarray:
-    return np.array([p.box for p in labels], np.float64).reshape(-1, 4)
-
-
 def validation_sets(assets: Assets, frames: list[Frame], synthetic: int, seed: int = 777) -> dict[str, list[ValItem]]:
     """Real validation frames with their boxes, and fixed synthetic 1280x720 scenes (>= 40 px plates);
     a rendered plate without a visible character (scenes.character_contrast) is left out as an
@@ -136,8 +132,8 @@ def validation_sets(assets: Assets, frames: list[Frame], synthetic: int, seed: i
     real = [(cv2.imread(str(f.path), cv2.IMREAD_COLOR), f.boxes, f.unboxed) for f in frames]
     rng = np.random.default_rng(seed)
     scenes = [render_scene(rng, assets, 1280, 720) for _ in range(synthetic)]
-    synth = [(s.image, _boxes([p for p in s.plates if not p.ignore and p.box[2] >= MIN_SYNTHETIC_WIDTH]),
-              _boxes([p for p in s.plates if p.ignore])) for s in scenes]
+    synth = [(s.image, box_array([p for p in s.plates if not p.ignore and p.box[2] >= MIN_SYNTHETIC_WIDTH]),
+              box_array([p for p in s.plates if p.ignore])) for s in scenes]
     return {"real_val": real, "synthetic_val": synth}
 
 

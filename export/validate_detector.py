@@ -15,13 +15,12 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
-
 from export.data.assets import load_assets
 from export.data.real import load_scenes_ro, split_scenes_ro
 from export.train_detector import score_sets, validation_sets
 from runtime.boxes import xywh
-from runtime.reader import PlateReader, PlateResult
+from runtime.metrics import box_array
+from runtime.reader import PlateReader
 
 
 def main() -> None:
@@ -38,14 +37,9 @@ def main() -> None:
     sets = validation_sets(load_assets(args.data, args.fonts), val, args.synthetic, args.seed)
     scores = {
         "detector": score_sets(lambda image: xywh(reader.detector(image, reader.confidence, reader.iou)), sets),
-        "reader": score_sets(lambda image: plate_boxes(reader.read(image)), sets),
+        "reader": score_sets(lambda image: box_array(reader.read(image)), sets),
     }
     print(json.dumps({"models": str(reader.manifest.root), "seed": args.seed, **scores}, indent=1))
-
-
-def plate_boxes(plates: list[PlateResult]) -> np.ndarray:
-    """The reader's plates as (K, 4) x, y, w, h boxes."""
-    return np.array([p.box for p in plates], np.float32).reshape(-1, 4)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ import numpy as np
 
 from .audit import unboxed_plates
 from .crops import box_crop
-from .metrics import iou_xywh, match_boxes, normalise_text, text_accuracy, unboxed_hits, unmatched
+from .metrics import box_array, iou_xywh, match_boxes, normalise_text, text_accuracy, unboxed_hits, unmatched
 from .splits import VAL_VIDEOS, text_in_val
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -197,7 +197,7 @@ def plate_read(label: Label, predicted: list[Predicted], threshold: float = IOU_
     """
     if not predicted or label.box is None:
         return False, 0.0, ""
-    ious = iou_xywh(np.array([p.box for p in predicted]), np.array([label.box]))[:, 0]
+    ious = iou_xywh(box_array(predicted), np.array([label.box]))[:, 0]
     truth = normalise_text(label.text or "")
     ok = bool(truth) and any(i >= threshold and p.text == truth for i, p in zip(ious, predicted))
     best = int(np.argmax(ious))
@@ -304,8 +304,8 @@ def score_image(tally: Tally, labels: tuple[Label, ...], predicted: list[Predict
     decoded again (outside the timing) when there is a miss to save.
     """
     boxed = [lab for lab in labels if lab.box is not None]
-    truth = np.array([lab.box for lab in boxed], np.float64).reshape(-1, 4)
-    boxes = np.array([p.box for p in predicted], np.float64).reshape(-1, 4)
+    truth = box_array(boxed)
+    boxes = box_array(predicted)
     pairs = match_boxes(boxes, truth, IOU_THRESHOLD)
     tally.tp, tally.predicted, tally.labelled = tally.tp + len(pairs), tally.predicted + len(boxes), tally.labelled + len(truth)
     matched = {t for _, t in pairs}

@@ -5,6 +5,7 @@ Kept torch-free so the runtime's evaluator and the training logs count the same 
 from __future__ import annotations
 
 import re
+from typing import Any, Iterable
 
 import numpy as np
 
@@ -38,6 +39,11 @@ def text_accuracy(predictions: list[str], truths: list[str]) -> dict[str, float]
     chars = sum(len(t) for _, t in pairs)
     n = max(len(pairs), 1)
     return {"exact": exact / n, "char": 1.0 - edits / max(chars, 1), "count": len(pairs)}
+
+
+def box_array(items: Iterable[Any]) -> np.ndarray:
+    """The x, y, w, h `box` of each item (plates, predictions, labels) as a [K,4] float array, K may be 0."""
+    return np.array([item.box for item in items], np.float64).reshape(-1, 4)
 
 
 def iou_xywh(a: np.ndarray, b: np.ndarray) -> np.ndarray:
