@@ -45,6 +45,15 @@ REFINE_WIDTH, REFINE_HEIGHT, REFINE_CONTEXT, REFINE_GAIN = 320, 192, 3, 1.5
 # enough (runs/s17/BAR_AGAIN_RULE.txt): scenes-ro train audited precision 0.962 -> 0.951, 7 more of
 # the pasted and rendered street plates read on the train frames (level 552 -> 557).
 REFINE_CONFIDENCE = 0.5
+# The network scores a two-line plate low once it is tall in its input (one 98 px wide and 75 tall
+# scores 0.18 there, 0.95 at 44 px wide), so the closer look, at full resolution, dropped two-line
+# plates 60-150 px wide that the first pass had found at 0.8-0.99. A plate taller than
+# REFINE_MAX_HEIGHT in the closer look's window and not confirmed there is looked at once more at that
+# height, and kept with the first pass's box and corners if confirmed. One-line plates are under it
+# at every width the closer look takes. Chosen on dev sets (runs/s18/CONFIRM_RULE.txt; magnifying
+# every plate only to that height, runs/s18/TWOLINE_RULE.txt, lost two-line reads: the full-resolution
+# look places the corners better).
+REFINE_MAX_HEIGHT = 32
 # A photo larger than a 1280x720 frame gets a larger input, so that it is shrunk no more than
 # that frame (5/3 times: a 40 px plate is 24 px in the input), up to twice the input on each side
 # (4x the work): a 1920x1080 frame gets 1152x672, a 12 MP photo 1536x896.

@@ -40,7 +40,7 @@ import numpy as np
 import onnxruntime as ort
 
 from .boxes import Detection, candidates, decode, iou_one_to_many, nms, to_detections, unseen
-from .crops import shrink
+from .crops import plate_size, shrink
 from .letterbox import fit, place, resize
 from .manifest import DetectorSpec
 from .roll import is_turned, levelling, mapped, plate_roll
@@ -135,12 +135,28 @@ class Detector:
         """The row found for the plate in a window of the photo at a higher resolution than the
         pass that found it, with that window's score; the row itself where the photo has no more
         resolution to give; None where the window finds no box on the plate scoring at least
-        refine_confidence (seen closer, a plate scores high; a look-alike seldom does)."""
+        refine_confidence (seen closer, a plate scores high; a look-alike seldom does).
+        The network scores a two-line plate low once it is taller than refine_max_height in its
+        input, so a plate taller than that in the window and not confirmed there is looked at
+        once more, that tall; confirmed there, it keeps the pass's row."""
         s = self.spec
         where = refine_window(s, row[:4], ratio)
         if where is None:
             return row
-        scale, left, top, width, height = where
+        found = self.look_near(image, row, *where, confidence, iou)
+        tall = own_height(row) * where[0]
+        if found is None and tall > s.refine_max_height:
+            scale, width, height = window_size(s, float(row[2] - row[0]), where[0] * s.refine_max_height / tall)
+            if self.look_near(image, row, scale, *around(row[:4], scale, width, height), width, height,
+                              confidence, iou) is not None:
+                return row
+        return found
+
+    def look_near(self, image: np.ndarray, row: np.ndarray, scale: float, left: int, top: int, width: int,
+                  height: int, confidence: float, iou: float) -> np.ndarray | None:
+        """The best box (original pixels) that a window of the photo shows on the pass's plate
+        (IoU 0.5 with its box) scoring at least refine_confidence; None where there is none."""
+        s = self.spec
         seen = self.look_at(window_of(image, left, top, scale, width, height, s.pad_value), scale,
                             max(confidence, s.refine_confidence), iou)
         if not len(seen):
@@ -200,11 +216,12 @@ def with_other(row: np.ndarray, other: np.ndarray | None) -> np.ndarray:
     return out
 
 
-def window_size(spec: DetectorSpec, plate_width: float) -> tuple[float, int, int]:
+def window_size(spec: DetectorSpec, plate_width: float, most: float = 1.0) -> tuple[float, int, int]:
     """(scale, width, height) of a window `refine_context` plate widths wide around a plate: at
-    most refine_width x refine_height, never enlarged; a plate small enough to be seen at full
-    resolution gets a window just that wide (a 50 px plate costs a 160x96 run, not a 320x192 one)."""
-    scale = min(1.0, spec.refine_width / (spec.refine_context * max(plate_width, 1.0)))
+    most refine_width x refine_height and `most` times the photo's resolution (1: never
+    enlarged); a plate small enough to be seen at full resolution gets a window just that wide
+    (a 50 px plate costs a 160x96 run, not a 320x192 one)."""
+    scale = min(most, spec.refine_width / (spec.refine_context * max(plate_width, 1.0)))
     width = min(spec.refine_width, spec.aligned(spec.refine_context * plate_width * scale))
     height = min(spec.refine_height, spec.aligned(width * spec.refine_height / spec.refine_width))
     return scale, width, height
@@ -214,13 +231,22 @@ def refine_window(spec: DetectorSpec, box: np.ndarray, ratio: float) -> tuple[fl
     """Where to look again at a plate (xyxy, original pixels) that a pass at `ratio` found:
     (scale, left, top, width, height) of its window_size centred on it; None where that would not
     give `refine_gain` times the pass's resolution."""
-    x1, y1, x2, y2 = (float(v) for v in box)
+    x1, _, x2, _ = (float(v) for v in box)
     scale, width, height = window_size(spec, x2 - x1)
     if scale < spec.refine_gain * ratio:
         return None
-    left = int(np.floor((x1 + x2) / 2 - width / scale / 2))
-    top = int(np.floor((y1 + y2) / 2 - height / scale / 2))
-    return scale, left, top, width, height
+    return scale, *around(box, scale, width, height), width, height
+
+
+def around(box: np.ndarray, scale: float, width: int, height: int) -> tuple[int, int]:
+    """(left, top) in the photo of the width x height window, seen at `scale`, centred on box (xyxy)."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    return int(np.floor((x1 + x2) / 2 - width / scale / 2)), int(np.floor((y1 + y2) / 2 - height / scale / 2))
+
+
+def own_height(row: np.ndarray) -> float:
+    """The height of the plate a row's corners show: a two-line plate's is near its width."""
+    return plate_size(row[5:13].reshape(4, 2))[1]
 
 
 def window_of(image: np.ndarray, left: int, top: int, scale: float, width: int, height: int,

@@ -61,6 +61,7 @@ class DetectorSpec:
     refine_context: float  # that is this many plate widths wide
     refine_gain: float  # and at least this many times the resolution of the pass that found it
     refine_confidence: float  # where its box must score this much to confirm the plate
+    refine_max_height: float  # and the plate is magnified at most to this height (runtime/detector.py)
     max_shrink: float  # a larger image gets a larger input, so it is shrunk at most this many times ...
     max_scale: float  # ... up to this many times the input on each side
     min_roll: float  # a plate measured turned this many degrees or more is looked at levelled (runtime/roll.py)
@@ -237,6 +238,7 @@ def load_manifest(models_dir: str | os.PathLike[str] | None = None, verify: bool
         refine_width=int(_get(det, "refine_pass.width")), refine_height=int(_get(det, "refine_pass.height")),
         refine_context=float(_get(det, "refine_pass.context")), refine_gain=float(_get(det, "refine_pass.gain")),
         refine_confidence=float(_get(det, "refine_pass.confidence")),
+        refine_max_height=float(_get(det, "refine_pass.max_plate_height")),
         max_shrink=float(_get(det, "larger_input.max_shrink")), max_scale=float(_get(det, "larger_input.max_scale")),
         min_roll=float(_get(det, "roll_pass.min_roll")), roll_min_gain=float(_get(det, "roll_pass.min_gain")),
         roll_confidence=float(_get(det, "roll_pass.candidate_confidence")),
@@ -244,6 +246,8 @@ def load_manifest(models_dir: str | os.PathLike[str] | None = None, verify: bool
     )
     if not 0.0 <= detector.refine_confidence <= 1.0:
         raise ManifestError("manifest.json: detector.refine_pass.confidence must be in [0, 1]")
+    if detector.refine_max_height <= 0:
+        raise ManifestError("manifest.json: detector.refine_pass.max_plate_height must be positive")
     if detector.coarse_factor < 2:
         raise ManifestError("manifest.json: detector.coarse_pass.factor must be an integer >= 2")
     if not 0.0 <= detector.roll_confidence <= 1.0 or detector.roll_min_gain < 1.0:

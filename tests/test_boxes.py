@@ -228,6 +228,37 @@ def test_refine_window_only_where_it_adds_resolution(tiny_models_dir):
     assert (left, top) == (800, 750)  # 600x360 px of the photo around the plate's centre (1100, 930)
 
 
+@pytest.mark.parametrize("height,small_score,kept,looks", [(61, 0.95, True, 2), (61, 0.3, False, 2), (26, 0.95, False, 1)])
+def test_a_tall_plate_the_closer_look_misses_is_looked_at_that_tall(tiny_reader, height, small_score, kept, looks):
+    """The network scores a two-line plate low once it is tall in its input: a plate taller than
+    max_plate_height (32) in the closer look's window and not confirmed there is looked at once more
+    32 px tall, and kept with the pass's row if confirmed; a one-line plate gets no second look."""
+    from runtime.detector import Detector, around, refine_window, window_size
+
+    spec = tiny_reader.detector.spec  # refine_confidence 0.7
+    plate = np.float32([600, 400, 680, 400 + height])  # 80 px wide, found at ratio 0.6: seen at full resolution
+    full = refine_window(spec, plate, 0.6)
+    scale, width, height_px = window_size(spec, 80, full[0] * 32 / height)
+    small = (scale, *around(plate, scale, width, height_px), width, height_px)
+    calls = []
+
+    class Graph(Detector):
+        def rows(self, blob, confidence):  # scores 0.2 at full resolution, small_score 32 px tall
+            at = full if blob.shape[3] == full[3] else small
+            calls.append(at)
+            x1, y1, x2, y2 = (plate - np.float32([at[1], at[2], at[1], at[2]])) * at[0]
+            found = np.array([row((x1, y1, x2, y2), 0.2 if at is full else small_score)], np.float32)
+            return found[found[:, 4] >= confidence]
+
+    first = np.array(row(tuple(plate), 0.9), np.float32)
+    found = Graph(spec, tiny_reader.detector.session).closer_look(np.full((720, 1280, 3), 90, np.uint8), first, 0.6, 0.4, 0.45)
+    assert len(calls) == looks and calls[0] is full
+    if kept:
+        np.testing.assert_array_equal(found, first)
+    else:
+        assert found is None
+
+
 def test_refine_window_is_cut_scaled_and_padded_where_it_leaves_the_image():
     from runtime.detector import window_of
 

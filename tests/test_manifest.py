@@ -141,6 +141,16 @@ def test_refine_confidence_is_read_and_checked(tiny_models_dir, tmp_path):
     refused(copy, raw, "missing key 'refine_pass.confidence'")
 
 
+def test_refine_max_plate_height_is_read_and_checked(tiny_models_dir, tmp_path):
+    copy, raw = editable_copy(tiny_models_dir, tmp_path)
+    raw["detector"]["refine_pass"]["max_plate_height"] = 40
+    assert load_manifest(saved(copy, raw)).detector.refine_max_height == 40.0
+    raw["detector"]["refine_pass"]["max_plate_height"] = 0
+    refused(copy, raw, "max_plate_height must be positive")
+    del raw["detector"]["refine_pass"]["max_plate_height"]
+    refused(copy, raw, "missing key 'refine_pass.max_plate_height'")
+
+
 def test_reading_check_is_read_and_checked(tiny_models_dir, tmp_path):
     copy, raw = editable_copy(tiny_models_dir, tmp_path)
     raw["recognizer"]["reading_check"] = {"detector_score": 0.9, "char_confidence": 0.25}
