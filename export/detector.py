@@ -68,6 +68,14 @@ MAX_SHRINK, MAX_INPUT_SCALE = 1280 / 768, 2.0
 # Chosen on the train split of that bench and of runtime.evaluate --set br-crops, never on the
 # val figures the README reports.
 ROLL_MIN, ROLL_MIN_GAIN, ROLL_CANDIDATE_CONFIDENCE, ROLL_MIN_IOU = 4.0, 1.5, 0.1, 0.35
+# A plate turned 25 degrees or more the network does not find at all, so the roll pass has nothing to
+# level. Where the level passes find no plate at all (a photo taken askew), the first pass's picture is
+# also seen turned by each of TURNED_VIEWS degrees, TURNED_VIEW_FACTOR times smaller (a 1280x720 frame:
+# one batch of two 384x224 inputs), where such a plate is near level; what is found there is kept only
+# as a first-pass box under the threshold is (its pixels measure it turned and the levelled look finds
+# it). Run on every frame it cost 5 ms; gated so, a frame with level plates pays nothing and one without
+# takes about what a frame with plates took before. Chosen on dev sets (runs/s18/ROTATED_RULE3.txt).
+TURNED_VIEWS, TURNED_VIEW_FACTOR = (25.0, -25.0), 2
 # A picture smaller than the input is placed with a grey border of up to a quarter of its side
 # (from the input's spare room, so no resolution is lost): the network finds a plate by its edges
 # against what surrounds it, and a plate photographed alone has none at the top-left corner

@@ -30,7 +30,10 @@ the closer one, the plate that scores higher is kept, its corners mapped back to
 turned plate so that the crop is cut level, and the other look's corners go with it: the reader
 reads both crops and keeps the surer reading (runtime/reader.py). A plate turned 20 degrees often scores under the
 threshold in the first pass: a box there scoring at least `roll_confidence` is kept too where
-its pixels show it turned and the levelled look finds it. The roll thresholds come from the
+its pixels show it turned and the levelled look finds it. A plate turned 25 degrees or more the
+network does not find at all: where the level passes find no plate (a photo taken askew), the
+picture is also seen turned by each of `turned_views` degrees, where such a plate is near level,
+and what is found there is kept as such a first-pass box is. The roll thresholds come from the
 manifest's roll_pass and were chosen on the train split of bench/street_plates.py.
 """
 from __future__ import annotations
@@ -82,6 +85,9 @@ class Detector:
             ratio = box.ratio * small.shape[1] / picture.shape[1]
             large = self.coarse(small, ratio, confidence, iou)
             rows = np.concatenate([rows, self.look_again(image, unseen(rows, large), ratio, confidence, iou)])
+        if s.turned_views and not len(rows):  # a photo taken askew: no plate is level
+            found = self.turned_views(picture, box.ratio, confidence, iou)
+            rows = np.concatenate([rows, self.turned_only(image, unseen(rows, found), confidence, iou)])
         # Two boxes of one plate (a turned plate's first-pass boxes overlap little) can be placed
         # by their looks onto the same plate: keep it once, best first.
         rows = rows[nms(rows[:, :4], rows[:, 4], iou)] if len(rows) else rows
@@ -100,6 +106,28 @@ class Detector:
         the threshold stays dropped: a closer look at every such box would confirm look-alikes too."""
         looked = [self.turned_look(image, row, confidence, iou) for row in rows]
         return np.array([with_other(r, None) for r in looked if r is not None], np.float32).reshape(-1, LOOKED)
+
+    def turned_views(self, picture: np.ndarray, ratio: float, confidence: float, iou: float) -> np.ndarray:
+        """Rows (original pixels) of the plates found in `picture` (the image at `ratio`) shrunk
+        turned_view_factor times and turned by each of turned_views degrees anticlockwise about its
+        centre, where a plate turned about that much clockwise is near level; the views run as one
+        batch. A view keeps the picture's size (its corners are lost there, and seen level in the
+        other passes). Each box comes back as the bounding box of its turned rectangle, its corners
+        turned back with it."""
+        s = self.spec
+        small = shrink(picture, s.turned_view_factor)
+        ratio *= small.shape[1] / picture.shape[1]
+        height, width = small.shape[:2]
+        view_width, view_height = s.fitting(width), s.fitting(height)
+        matrices = [levelling((width / 2, height / 2), angle, 1.0, view_width, view_height) for angle in s.turned_views]
+        views = [cv2.warpAffine(small, matrix, (view_width, view_height), flags=cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_CONSTANT, borderValue=(s.pad_value,) * 3) for matrix in matrices]
+        batch = np.concatenate([place(view, view_width, view_height, s.pad_value, s.norm) for view in views])
+        maps = self.session.run(list(s.output_names), {s.input_name: batch})
+        found = [turned_back(candidates(decode([m[k] for m in maps], s.strides, confidence, s.max_log_side), 1.0,
+                                        confidence, iou), cv2.invertAffineTransform(matrix), ratio)
+                 for k, matrix in enumerate(matrices)]
+        return np.concatenate(found)
 
     def coarse(self, small: np.ndarray, ratio: float, confidence: float, iou: float) -> np.ndarray:
         """Rows (original pixels) of the plates at least coarse_min_width wide in `small`, the picture
@@ -213,6 +241,18 @@ def with_other(row: np.ndarray, other: np.ndarray | None) -> np.ndarray:
     out[:13] = row[:13]
     if other is not None:
         out[13:] = other[5:13]
+    return out
+
+
+def turned_back(rows: np.ndarray, back: np.ndarray, ratio: float) -> np.ndarray:
+    """Rows found in a turned view -> original pixels: through `back` (view to picture) and divided
+    by the picture's `ratio`; each box becomes the bounding box of its four corners turned back."""
+    out = rows.copy()
+    for row in out:
+        x1, y1, x2, y2 = row[:4]
+        box = mapped(np.float32([[x1, y1], [x2, y1], [x2, y2], [x1, y2]]), back) / ratio
+        row[:4] = [*box.min(axis=0), *box.max(axis=0)]
+        row[5:13] = (mapped(row[5:13].reshape(4, 2), back) / ratio).reshape(8)
     return out
 
 

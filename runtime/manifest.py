@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +69,8 @@ class DetectorSpec:
     roll_min_gain: float  # when levelling makes its edge sums this many times as uneven
     roll_confidence: float  # a first-pass box scoring this much (under the threshold) is kept if found levelled
     roll_min_iou: float  # and a levelled look's box must overlap the pass's box this much
+    turned_views: tuple[float, ...]  # the picture is also seen turned by these angles (degrees) ...
+    turned_view_factor: float  # ... and this many times smaller, for plates turned too far to be found level
 
     def input_size(self, image_width: int, image_height: int) -> tuple[int, int]:
         """(width, height) of the letterboxed input: turned for portrait images, so a phone
@@ -98,9 +101,11 @@ class DetectorSpec:
         """(left, top, input width, input height) of a coarse pass for a shrunk picture of width x
         height: a grey border of `margin` times each side, sides rounded up to the largest stride."""
         left, top = round(self.margin * width), round(self.margin * height)
-        def side(n: int) -> int:
-            return -(-n // self.stride) * self.stride
-        return left, top, side(width + 2 * left), side(height + 2 * top)
+        return left, top, self.fitting(width + 2 * left), self.fitting(height + 2 * top)
+
+    def fitting(self, side: float) -> int:
+        """The smallest multiple of the largest stride that holds `side` pixels."""
+        return max(1, math.ceil(side / self.stride)) * self.stride
 
     def aligned(self, side: float) -> int:
         """The nearest multiple of the largest stride (at least one): the sides the graph takes."""
@@ -243,6 +248,8 @@ def load_manifest(models_dir: str | os.PathLike[str] | None = None, verify: bool
         min_roll=float(_get(det, "roll_pass.min_roll")), roll_min_gain=float(_get(det, "roll_pass.min_gain")),
         roll_confidence=float(_get(det, "roll_pass.candidate_confidence")),
         roll_min_iou=float(_get(det, "roll_pass.min_iou")),
+        turned_views=tuple(float(a) for a in _get(det, "roll_pass.turned_views")),
+        turned_view_factor=float(_get(det, "roll_pass.turned_view_factor")),
     )
     if not 0.0 <= detector.refine_confidence <= 1.0:
         raise ManifestError("manifest.json: detector.refine_pass.confidence must be in [0, 1]")
@@ -252,6 +259,9 @@ def load_manifest(models_dir: str | os.PathLike[str] | None = None, verify: bool
         raise ManifestError("manifest.json: detector.coarse_pass.factor must be an integer >= 2")
     if not 0.0 <= detector.roll_confidence <= 1.0 or detector.roll_min_gain < 1.0:
         raise ManifestError("manifest.json: detector.roll_pass.candidate_confidence must be in [0, 1] and min_gain >= 1")
+    if detector.turned_view_factor < 1 or any(not -90.0 < a < 90.0 for a in detector.turned_views):
+        raise ManifestError("manifest.json: detector.roll_pass.turned_view_factor must be >= 1 and turned_views "
+                            "angles within (-90, 90) degrees")
     if detector.coarse_max_side < 1:  # coarse_factors would double the factor forever
         raise ManifestError("manifest.json: detector.coarse_pass.max_side must be a positive integer")
 

@@ -259,6 +259,29 @@ def test_a_tall_plate_the_closer_look_misses_is_looked_at_that_tall(tiny_reader,
         assert found is None
 
 
+@pytest.mark.parametrize("level_plate", [True, False])
+def test_the_turned_views_run_only_where_no_plate_is_found_level(tiny_reader, level_plate):
+    """A photo taken askew shows no level plate: the picture is seen turned only then, so a camera
+    frame with level plates pays nothing for it."""
+    from runtime.detector import Detector
+
+    views = []
+
+    class Graph(Detector):
+        def rows(self, blob, confidence):  # a plate at the centre of every pass and window, or nothing
+            height, width = blob.shape[2:]
+            found = np.array([row((width * 0.4, height * 0.47, width * 0.6, height * 0.53), 0.95)], np.float32)
+            return found if level_plate else found[:0]
+
+        def turned_views(self, picture, ratio, confidence, iou):
+            views.append(picture.shape)
+            return np.zeros((0, 13), np.float32)
+
+    found = Graph(tiny_reader.detector.spec, tiny_reader.detector.session)(np.full((720, 1280, 3), 90, np.uint8))
+    assert bool(found) == level_plate
+    assert len(views) == (0 if level_plate else 1)
+
+
 def test_refine_window_is_cut_scaled_and_padded_where_it_leaves_the_image():
     from runtime.detector import window_of
 

@@ -109,9 +109,17 @@ def test_coarse_max_side_must_be_positive(tiny_models_dir, tmp_path):
 
 def test_roll_pass_is_read_and_checked(tiny_models_dir, tmp_path):
     copy, raw = editable_copy(tiny_models_dir, tmp_path)
-    raw["detector"]["roll_pass"] = {"min_roll": 6.0, "min_gain": 2.0, "candidate_confidence": 0.2, "min_iou": 0.3}
+    raw["detector"]["roll_pass"] = {"min_roll": 6.0, "min_gain": 2.0, "candidate_confidence": 0.2, "min_iou": 0.3,
+                                    "turned_views": [30, -30, 15], "turned_view_factor": 3}
     spec = load_manifest(saved(copy, raw)).detector
     assert (spec.min_roll, spec.roll_min_gain, spec.roll_confidence, spec.roll_min_iou) == (6.0, 2.0, 0.2, 0.3)
+    assert spec.turned_views == (30.0, -30.0, 15.0) and spec.turned_view_factor == 3
+    raw["detector"]["roll_pass"]["turned_views"] = [90]  # a portrait view: the portrait input does that
+    refused(copy, raw, "turned_views angles within")
+    raw["detector"]["roll_pass"]["turned_views"] = [25]
+    raw["detector"]["roll_pass"]["turned_view_factor"] = 0
+    refused(copy, raw, "turned_view_factor must be >= 1")
+    raw["detector"]["roll_pass"]["turned_view_factor"] = 2
     raw["detector"]["roll_pass"]["min_gain"] = 0.5  # every angle would beat the unturned one
     refused(copy, raw, "roll_pass.candidate_confidence must be in")
     del raw["detector"]["roll_pass"]

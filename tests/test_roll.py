@@ -77,3 +77,22 @@ def test_the_levelling_window_shows_the_plate_level_and_maps_back(scale: float) 
     assert abs(int(window[y, x - int(0.45 * PLATE_W * scale)].mean()) - 225) < 30
     back = mapped(level, cv2.invertAffineTransform(matrix))
     assert np.allclose(back, corners, atol=1e-6)
+
+
+@pytest.mark.parametrize("angle", [25.0, -25.0])
+def test_a_box_found_in_a_turned_view_comes_back_turned(angle: float) -> None:
+    """A level box in the picture seen turned `angle` degrees anticlockwise is a plate turned
+    `angle` clockwise in the photo: its corners come back turned, its box is their bounding box,
+    in original pixels (the picture is the photo at half size)."""
+    from runtime.detector import turned_back
+    from runtime.roll import levelling
+
+    matrix = levelling((320.0, 180.0), angle, 1.0, 448, 384)
+    row = np.float32([200, 150, 260, 170, 0.9, 200, 150, 260, 150, 260, 170, 200, 170])
+    back = turned_back(row[None], cv2.invertAffineTransform(matrix), 0.5)[0]
+    corners = back[5:13].reshape(4, 2)
+    np.testing.assert_allclose(corners, mapped(row[5:13].reshape(4, 2), cv2.invertAffineTransform(matrix)) * 2, atol=1e-3)
+    top_edge = corners[1] - corners[0]
+    assert np.degrees(np.arctan2(top_edge[1], top_edge[0])) == pytest.approx(angle, abs=1e-3)  # y down: clockwise
+    np.testing.assert_allclose(back[:4], [*corners.min(axis=0), *corners.max(axis=0)], atol=1e-3)
+    assert back[4] == row[4]

@@ -207,7 +207,8 @@ def write_models(folder: Path, rows: np.ndarray, text: str = "ABC1D23", confiden
             "refine_pass": {"width": 320, "height": 192, "context": 3, "gain": 1.5, "confidence": 0.7,
                             "max_plate_height": 32},
             "larger_input": {"max_shrink": 1280 / 768, "max_scale": 2},
-            "roll_pass": {"min_roll": 4.0, "min_gain": 1.5, "candidate_confidence": 0.1, "min_iou": 0.35},
+            "roll_pass": {"min_roll": 4.0, "min_gain": 1.5, "candidate_confidence": 0.1, "min_iou": 0.35,
+                          "turned_views": [25.0, -25.0], "turned_view_factor": 2},
             "thresholds": {"confidence": confidence, "iou": iou},
         },
         "recognizer": {
