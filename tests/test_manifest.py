@@ -139,24 +139,18 @@ def test_crop_margins_are_read_and_checked(tiny_models_dir, tmp_path):
     refused(copy, raw, "missing key 'crop_margins'")
 
 
-def test_refine_confidence_is_read_and_checked(tiny_models_dir, tmp_path):
+@pytest.mark.parametrize("key,good,attribute,bad,message", [
+    ("confidence", 0.8, "refine_confidence", 1.5, "refine_pass.confidence must be in"),
+    ("max_plate_height", 40, "refine_max_height", 0, "max_plate_height must be positive"),
+])
+def test_refine_pass_values_are_read_and_checked(tiny_models_dir, tmp_path, key, good, attribute, bad, message):
     copy, raw = editable_copy(tiny_models_dir, tmp_path)
-    raw["detector"]["refine_pass"]["confidence"] = 0.8
-    assert load_manifest(saved(copy, raw)).detector.refine_confidence == 0.8
-    raw["detector"]["refine_pass"]["confidence"] = 1.5
-    refused(copy, raw, "refine_pass.confidence must be in")
-    del raw["detector"]["refine_pass"]["confidence"]
-    refused(copy, raw, "missing key 'refine_pass.confidence'")
-
-
-def test_refine_max_plate_height_is_read_and_checked(tiny_models_dir, tmp_path):
-    copy, raw = editable_copy(tiny_models_dir, tmp_path)
-    raw["detector"]["refine_pass"]["max_plate_height"] = 40
-    assert load_manifest(saved(copy, raw)).detector.refine_max_height == 40.0
-    raw["detector"]["refine_pass"]["max_plate_height"] = 0
-    refused(copy, raw, "max_plate_height must be positive")
-    del raw["detector"]["refine_pass"]["max_plate_height"]
-    refused(copy, raw, "missing key 'refine_pass.max_plate_height'")
+    raw["detector"]["refine_pass"][key] = good
+    assert getattr(load_manifest(saved(copy, raw)).detector, attribute) == good
+    raw["detector"]["refine_pass"][key] = bad
+    refused(copy, raw, message)
+    del raw["detector"]["refine_pass"][key]
+    refused(copy, raw, f"missing key 'refine_pass.{key}'")
 
 
 def test_reading_check_is_read_and_checked(tiny_models_dir, tmp_path):
