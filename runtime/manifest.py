@@ -133,9 +133,12 @@ class RecognizerSpec:
     # (runtime/crops.py), and the crops are decoded together as views of it (runtime/recognizer.py).
     crop_margins: tuple[float, ...]
     # A detection scoring under check_score is answered only if its reading's characters are read
-    # with a geometric-mean confidence of at least check_confidence (runtime/reader.py).
+    # with a geometric-mean confidence of at least check_confidence, more the less sure the detector
+    # is (runtime/reader.py::required_confidence).
     check_score: float
     check_confidence: float
+    check_low_score: float  # and the bar rises linearly to check_low_confidence at this detector score
+    check_low_confidence: float
 
 
 @dataclass(frozen=True)
@@ -291,7 +294,13 @@ def load_manifest(models_dir: str | os.PathLike[str] | None = None, verify: bool
         crop_margins=tuple(float(m) for m in margins),
         check_score=float(_get(rec, "reading_check.detector_score")),
         check_confidence=float(_get(rec, "reading_check.char_confidence")),
+        check_low_score=float(_get(rec, "reading_check.low_detector_score")),
+        check_low_confidence=float(_get(rec, "reading_check.low_char_confidence")),
     )
     if not (0.0 <= recognizer.check_score <= 1.0 and 0.0 <= recognizer.check_confidence <= 1.0):
         raise ManifestError("manifest.json: recognizer.reading_check.detector_score and char_confidence must be in [0, 1]")
+    if not (0.0 <= recognizer.check_low_score < recognizer.check_score
+            and recognizer.check_confidence <= recognizer.check_low_confidence <= 1.0):
+        raise ManifestError("manifest.json: recognizer.reading_check.low_detector_score must be in [0, detector_score) "
+                            "and low_char_confidence in [char_confidence, 1]")
     return Manifest(root=root, version=1, detector=detector, recognizer=recognizer, raw=raw)

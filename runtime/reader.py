@@ -19,7 +19,7 @@ import numpy as np
 from .crops import crop_plate
 from .detector import Detector
 from .image import DEFAULT_MAX_PIXELS, load_image
-from .manifest import Manifest, load_manifest
+from .manifest import Manifest, RecognizerSpec, load_manifest
 from .providers import create_session, short_name
 from .recognizer import Recognizer
 
@@ -48,6 +48,15 @@ class Analysis:
     image: np.ndarray  # the decoded BGR image
     plates: list[PlateResult]
     crops: list[np.ndarray]  # recognizer inputs (the first crop margin's), same order as plates
+
+
+def required_confidence(rec: RecognizerSpec, score: float) -> float:
+    """How surely the characters of a box the detector scores `score` (under check_score) must be
+    read: check_confidence at check_score, rising linearly to check_low_confidence at
+    check_low_score and held there below it. Sign lettering is found with middling scores and reads
+    about as surely as a foreign plate the detector doubts only a little."""
+    doubt = min(1.0, (rec.check_score - score) / (rec.check_score - rec.check_low_score))
+    return rec.check_confidence + doubt * (rec.check_low_confidence - rec.check_confidence)
 
 
 def _xywh(box: np.ndarray) -> tuple[int, int, int, int]:
@@ -116,7 +125,7 @@ class PlateReader:
             # A box the detector is unsure of must hold characters: tail lights, signs and lettering
             # taken for plates read as nothing (manifest recognizer.reading_check). A box it is sure
             # of answers even unread, with empty text: the box is real information.
-            if d.score < rec.check_score and reading.mean_confidence < rec.check_confidence:
+            if d.score < rec.check_score and reading.mean_confidence < required_confidence(rec, d.score):
                 continue
             crops.append(crop)
             corners = tuple((round(float(x), 1), round(float(y), 1)) for x, y in looks[i][1]) if rectified else None

@@ -414,6 +414,24 @@ def test_an_unsure_box_is_answered_only_with_characters_read_in_it(tiny_reader):
     assert len(analysis.crops) == len(analysis.plates) == 3
 
 
+def test_the_less_sure_the_detector_the_surer_the_reading_must_be(tiny_reader):
+    """Sign lettering is found with middling scores and reads about as surely as a foreign plate the
+    detector doubts only a little: the bar rises from char_confidence at detector_score to
+    low_char_confidence at low_detector_score, and stays there below it."""
+    from dataclasses import replace
+
+    from runtime.reader import required_confidence
+
+    rec = replace(tiny_reader.recognizer.spec, check_score=0.98, check_confidence=0.32, check_low_score=0.4,
+                  check_low_confidence=0.6)
+    assert required_confidence(rec, 0.98) == pytest.approx(0.32)
+    assert required_confidence(rec, 0.69) == pytest.approx(0.46)
+    assert required_confidence(rec, 0.4) == pytest.approx(0.6)
+    assert required_confidence(rec, 0.2) == pytest.approx(0.6)
+    flat = replace(rec, check_low_confidence=0.32)
+    assert required_confidence(flat, 0.5) == pytest.approx(0.32)
+
+
 def test_mean_confidence_is_the_geometric_mean_of_the_characters():
     from runtime.recognizer import Reading
 

@@ -18,7 +18,7 @@ def spec(max_length: int = 8) -> RecognizerSpec:
         encoder_inputs=("images",), encoder_outputs=("features", "keys", "hidden"),
         decoder_inputs=("token", "hidden", "features", "keys"), decoder_outputs=("logits", "next_hidden", "attention"),
         height=48, width=144, norm=NORM, charset=CHARSET, end=END, start=START, max_length=max_length, crop_margins=(0.03,),
-        check_score=0.98, check_confidence=0.32,
+        check_score=0.98, check_confidence=0.32, check_low_score=0.4, check_low_confidence=0.7,
     )
 
 

@@ -155,11 +155,15 @@ def test_refine_pass_values_are_read_and_checked(tiny_models_dir, tmp_path, key,
 
 def test_reading_check_is_read_and_checked(tiny_models_dir, tmp_path):
     copy, raw = editable_copy(tiny_models_dir, tmp_path)
-    raw["recognizer"]["reading_check"] = {"detector_score": 0.9, "char_confidence": 0.25}
+    low = {"low_detector_score": 0.4, "low_char_confidence": 0.5}
+    raw["recognizer"]["reading_check"] = {"detector_score": 0.9, "char_confidence": 0.25, **low}
     rec = load_manifest(saved(copy, raw)).recognizer
-    assert (rec.check_score, rec.check_confidence) == (0.9, 0.25)
+    assert (rec.check_score, rec.check_confidence, rec.check_low_score, rec.check_low_confidence) == (0.9, 0.25, 0.4, 0.5)
     for bad in ({"detector_score": 1.5, "char_confidence": 0.3}, {"detector_score": 0.9, "char_confidence": -0.1}):
-        raw["recognizer"]["reading_check"] = bad
+        raw["recognizer"]["reading_check"] = {**bad, **low}
         refused(copy, raw, "reading_check.detector_score and char_confidence must be in")
+    for bad in ({"low_detector_score": 0.95, "low_char_confidence": 0.5}, {"low_detector_score": 0.4, "low_char_confidence": 0.2}):
+        raw["recognizer"]["reading_check"] = {"detector_score": 0.9, "char_confidence": 0.25, **bad}
+        refused(copy, raw, "low_detector_score must be in")  # above the exemption; a bar that falls with doubt
     del raw["recognizer"]["reading_check"]
     refused(copy, raw, "missing key 'reading_check.detector_score'")

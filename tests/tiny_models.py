@@ -220,7 +220,8 @@ def write_models(folder: Path, rows: np.ndarray, text: str = "ABC1D23", confiden
             "input": {"height": REC_H, "width": REC_W, "channels": "RGB",
                       "scale": 1 / 255, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]},
             "charset": CHARSET, "tokens": {"end": END, "start": START}, "max_length": MAX_LENGTH, "crop_margins": [0.03, 0.06],
-            "reading_check": {"detector_score": 0.98, "char_confidence": 0.32},
+            "reading_check": {"detector_score": 0.98, "char_confidence": 0.32, "low_detector_score": 0.4,
+                              "low_char_confidence": 0.32},
         },
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
