@@ -2,12 +2,15 @@
 
     python -m runtime.evaluate --set scenes-ro --data ../shared/data [--split val] [--models DIR] [--out DIR]
     python -m runtime.evaluate --set br-crops  --data ../shared/data [--split val] [--no-e2e]
+    python -m runtime.evaluate --set backgrounds --data ../shared/data [--split val]
     python -m runtime.evaluate --set folder --folder DIR
 
 Sets:
 - scenes-ro: dash-cam frames with plate boxes, no text -> detection recall/precision at IoU 0.5.
 - br-crops: whole-plate crops with text -> the recognizer on the crop as the pipeline would crop it
   (exact plate and character accuracy), and end to end with the crop pasted into a 1280x720 canvas.
+- backgrounds: backgrounds-gray, photos without plates (signs, lettering, buildings) -> how many
+  plates the reader answers where there are none; train = images 0000-0599, val = 0600-1199.
 - folder: IMAGE.jpg with IMAGE.txt beside it, lines `file x y w h [TEXT]` (tab or space separated).
 
 A labelled plate counts as read end to end when some detection overlaps it at IoU >= 0.5 and reads
@@ -100,6 +103,15 @@ def load_br_crops(root: Path, split: str = "val") -> list[Sample]:
         for r in _read_csv(folder / "labels.csv")
         if _pick(split, text_in_val(r["text"]))
     ]
+
+
+BACKGROUNDS_VAL_FROM = 600  # backgrounds-gray images from this index on are the validation half
+
+
+def load_backgrounds(root: Path, split: str = "val") -> list[Sample]:
+    """backgrounds-gray images (file-name order), no plates: every plate answered there is false."""
+    files = sorted((Path(root) / "backgrounds-gray").glob("*.jpg"))
+    return [Sample(f, ()) for k, f in enumerate(files) if _pick(split, k >= BACKGROUNDS_VAL_FROM)]
 
 
 def parse_label_line(line: str) -> tuple[str, tuple[float, float, float, float], str | None] | None:
@@ -485,6 +497,8 @@ def run(reader: Any, set_name: str, samples: list[Sample], out: Path | None, spl
         if set_name == "scenes-ro":
             body["detection"]["note"] = PRECISION_NOTE
             body["notes"] = ["scenes-ro has boxes but no text: no reading accuracy"]
+        if set_name == "backgrounds":
+            body["notes"] = ["backgrounds-gray shows no plate: every detection (predicted) is a false plate"]
     body.setdefault("latency", {})
     report = build_report(set_name, split, samples, reader_info or {}, body)
     if out is not None:
@@ -497,6 +511,8 @@ def load_samples(set_name: str, data: Path, split: str, folder: Path | None) -> 
         return load_scenes_ro(data, split)
     if set_name == "br-crops":
         return load_br_crops(data, split)
+    if set_name == "backgrounds":
+        return load_backgrounds(data, split)
     if folder is None:
         raise ValueError("--set folder needs --folder DIR")
     return load_folder(folder)
@@ -507,7 +523,8 @@ def main(argv: list[str] | None = None) -> int:
     from .reader import PlateReader
 
     p = argparse.ArgumentParser(prog="python -m runtime.evaluate", description=__doc__.split("\n\n")[0])
-    p.add_argument("--set", required=True, choices=("scenes-ro", "br-crops", "folder"), dest="set_name")
+    p.add_argument("--set", required=True, choices=("scenes-ro", "br-crops", "backgrounds", "folder"),
+                   dest="set_name")
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="shared data folder")
     p.add_argument("--split", default="val", choices=("val", "train", "all"))
     p.add_argument("--folder", type=Path, default=None, help="images with IMAGE.txt labels (--set folder)")

@@ -213,6 +213,22 @@ def test_run_folder_writes_report_and_misses(tmp_path: Path) -> None:
     assert "| end-to-end exact plate | 0.5000 |" in md and "| images | 2 |" in md
 
 
+def test_backgrounds_are_split_by_file_order_and_every_plate_there_is_false(tmp_path: Path) -> None:
+    folder = tmp_path / "backgrounds-gray"
+    folder.mkdir()
+    for k in range(ev.BACKGROUNDS_VAL_FROM + 2):
+        (folder / f"{k:04d}.jpg").write_bytes(b"")
+    train, val = ev.load_backgrounds(tmp_path, "train"), ev.load_backgrounds(tmp_path, "val")
+    assert len(train) == ev.BACKGROUNDS_VAL_FROM and [s.path.name for s in val] == ["0600.jpg", "0601.jpg"]
+    assert all(s.labels == () for s in train + val)
+    _jpeg(folder / "0600.jpg", 320, 240)
+    _jpeg(folder / "0601.jpg", 300, 240)
+    reader = FakeReader({320: [FakePlate((10, 12, 100, 40), 0.9, "SPE0000")], 300: []})
+    report = ev.run(reader, "backgrounds", val, None, "val", reader_info={"provider": "fake", "threads": 1})
+    assert (report["detection"]["predicted"], report["detection"]["labelled"]) == (1, 0)
+    assert "every detection (predicted) is a false plate" in report["notes"][0]
+
+
 def test_run_br_crops_recognizer_and_canvas(tmp_path: Path) -> None:
     crops = [_jpeg(tmp_path / "0.jpg", 160, 80), _jpeg(tmp_path / "1.jpg", 150, 75)]
     samples = [Sample(crops[0], (Label(None, "ABC1234"),)), Sample(crops[1], (Label(None, "QQQ0000"),))]
