@@ -59,8 +59,9 @@ def variation(sums: np.ndarray) -> np.ndarray:
 
 def plate_roll(image: np.ndarray, box: np.ndarray, min_gain: float) -> float:
     """Degrees the plate in box (x1, y1, x2, y2, original pixels) is turned clockwise on screen;
-    0 for a level plate, and for one whose best angle makes its edge sums less than `min_gain`
-    times as uneven as unturned (texture, not a turned plate). Measured on the box's inner part
+    0 for a level plate, for one whose best angle makes its edge sums less than `min_gain`
+    times as uneven as unturned (texture, not a turned plate), and for a flat region (a blown-out
+    plate, the letterbox grey), which every angle leaves even. Measured on the box's inner part
     shrunk to SAMPLE_HEIGHT pixels, on a coarse grid of angles then to the degree."""
     x1, y1, x2, y2 = (float(v) for v in box[:4])
     width, height = max(x2 - x1, 1.0), max(y2 - y1, 1.0)
@@ -84,7 +85,7 @@ def plate_roll(image: np.ndarray, box: np.ndarray, min_gain: float) -> float:
     fine = tuple(range(best - COARSE_STEP // 2, best + COARSE_STEP // 2 + 1, FINE_STEP))
     scores = unevenness(gray, centre, scale, fine, inner_w, inner_h)
     best = fine[int(scores.argmax())]
-    return float(best) if scores.max() >= min_gain * unturned else 0.0
+    return float(best) if scores.max() > 0 and scores.max() >= min_gain * unturned else 0.0  # flat: no lines
 
 
 def levelling(centre: tuple[float, float], angle: float, scale: float, width: int, height: int) -> np.ndarray:

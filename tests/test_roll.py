@@ -56,6 +56,12 @@ def test_texture_without_lines_is_not_measured_turned() -> None:
     assert plate_roll(frame, box, 1.0) != 0.0  # without the guard, some angle always wins
 
 
+def test_a_flat_region_is_not_measured_turned() -> None:
+    """A blown-out plate or the letterbox grey: every angle leaves it even, so none wins."""
+    frame = np.full((720, 1280, 3), 255, np.uint8)
+    assert plate_roll(frame, np.float32([490, 310, 790, 410]), MIN_GAIN) == 0.0
+
+
 def test_a_small_plate_is_measured_too() -> None:
     """A plate 75 px wide (the box is sampled at its own height, not enlarged)."""
     frame, box, _ = turned_into_frame(drawn_plate(), 12.0)
