@@ -47,7 +47,7 @@ REFINE_WIDTH, REFINE_HEIGHT, REFINE_CONTEXT, REFINE_GAIN = 320, 192, 3, 1.5
 REFINE_CONFIDENCE = 0.5
 # The network scores a two-line plate low once it is tall in its input (one 98 px wide and 75 tall
 # scores 0.18 there, 0.95 at 44 px wide), so the closer look, at full resolution, dropped two-line
-# plates 60-150 px wide that the first pass had found at 0.8-0.99. A plate taller than
+# plates 40-150 px wide that the first pass had found at 0.8-0.99. A plate taller than
 # REFINE_MAX_HEIGHT in the closer look's window and not confirmed there is looked at once more at that
 # height, and kept with the first pass's box and corners if confirmed. One-line plates are under it
 # at every width the closer look takes. Chosen on dev sets (runs/s18/CONFIRM_RULE.txt; magnifying

@@ -62,9 +62,13 @@ class Detector:
 
     def rows(self, blob: np.ndarray, confidence: float) -> np.ndarray:
         """[1,3,H,W] input -> [K,13] rows of its cells scoring at least `confidence`, in its pixels."""
+        return self.batch_rows(blob, confidence)[0]
+
+    def batch_rows(self, batch: np.ndarray, confidence: float) -> list[np.ndarray]:
+        """[N,3,H,W] inputs, one graph run -> each input's rows, as rows() gives them."""
         s = self.spec
-        maps = self.session.run(list(s.output_names), {s.input_name: blob})
-        return decode([m[0] for m in maps], s.strides, confidence, s.max_log_side)
+        maps = self.session.run(list(s.output_names), {s.input_name: batch})
+        return [decode([m[k] for m in maps], s.strides, confidence, s.max_log_side) for k in range(len(batch))]
 
     def __call__(self, image: np.ndarray, confidence: float | None = None, iou: float | None = None) -> list[Detection]:
         """BGR image -> plates in original pixels, best first."""
@@ -123,10 +127,8 @@ class Detector:
         views = [cv2.warpAffine(small, matrix, (view_width, view_height), flags=cv2.INTER_LINEAR,
                                 borderMode=cv2.BORDER_CONSTANT, borderValue=(s.pad_value,) * 3) for matrix in matrices]
         batch = np.concatenate([place(view, view_width, view_height, s.pad_value, s.norm) for view in views])
-        maps = self.session.run(list(s.output_names), {s.input_name: batch})
-        found = [turned_back(candidates(decode([m[k] for m in maps], s.strides, confidence, s.max_log_side), 1.0,
-                                        confidence, iou), cv2.invertAffineTransform(matrix), ratio)
-                 for k, matrix in enumerate(matrices)]
+        found = [turned_back(candidates(rows, 1.0, confidence, iou), cv2.invertAffineTransform(matrix), ratio)
+                 for rows, matrix in zip(self.batch_rows(batch, confidence), matrices)]
         return np.concatenate(found)
 
     def coarse(self, small: np.ndarray, ratio: float, confidence: float, iou: float) -> np.ndarray:
@@ -172,13 +174,15 @@ class Detector:
         if where is None:
             return row
         found = self.look_near(image, row, *where, confidence, iou)
+        if found is not None:
+            return found
         tall = own_height(row) * where[0]
-        if found is None and tall > s.refine_max_height:
-            scale, width, height = window_size(s, float(row[2] - row[0]), where[0] * s.refine_max_height / tall)
-            if self.look_near(image, row, scale, *around(row[:4], scale, width, height), width, height,
-                              confidence, iou) is not None:
-                return row
-        return found
+        if tall <= s.refine_max_height:
+            return None
+        scale, width, height = window_size(s, float(row[2] - row[0]), where[0] * s.refine_max_height / tall)
+        confirmed = self.look_near(image, row, scale, *around(row[:4], scale, width, height), width, height,
+                                   confidence, iou)
+        return None if confirmed is None else row
 
     def look_near(self, image: np.ndarray, row: np.ndarray, scale: float, left: int, top: int, width: int,
                   height: int, confidence: float, iou: float) -> np.ndarray | None:
