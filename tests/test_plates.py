@@ -108,3 +108,17 @@ def test_real_glyph_tiles_lose_only_a_few_to_the_label_check(monkeypatch):
     dropped = {c: len(seen[c]) - len(kept[c]) for c in seen if len(seen[c]) > len(kept[c])}
     assert dropped.get("5") == 2  # the two 6s filed as 5
     assert 2 < sum(dropped.values()) <= 20 and min(len(v) for v in kept.values()) >= 12
+
+
+def test_a_misfiled_tile_the_label_check_cannot_tell_is_left_out(tmp_path):
+    import cv2
+    from export.data.assets import MISFILED, _load_old_glyphs
+    (tmp_path / "images").mkdir()
+    rows = ["file,char,source_name"]
+    for name in sorted(MISFILED) + ["ok.jpg"]:
+        tile = np.full((40, 24), 255, np.uint8)
+        cv2.putText(tile, "9", (2, 34), cv2.FONT_HERSHEY_SIMPLEX, 1.1, 0, 3)
+        cv2.imwrite(str(tmp_path / "images" / name), tile)
+        rows.append(f"{name},9,{name}")
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    assert len(_load_old_glyphs(tmp_path)["9"]) == 1
