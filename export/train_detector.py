@@ -25,19 +25,21 @@ plates at least 40 px wide.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 import cv2
 import numpy as np
 import torch
+from torch.utils.data import IterableDataset
 
 from export.data.assets import Assets, load_assets
 from export.data.real import Frame, load_scenes_ro, split_scenes_ro
 from export.data.scenes import PlateLabel, Scene, render_scene
 from export.detector import INPUT_HEIGHT, INPUT_WIDTH, MAX_LOG_SIDE, STRIDES, Detector
 from export.detector_loss import Targets, detection_loss
-from export.training import add_run_arguments, start_run, to_tensor
+from export.training import add_run_arguments, batches, start_run, stream_rng, to_tensor
 from runtime.boxes import decode, postprocess, xywh
 from runtime.letterbox import letterbox
 from runtime.manifest import Normalization
@@ -112,6 +114,23 @@ def sample(rng: np.random.Generator, assets: Assets, size: int, frames: list[Fra
     return Scene(colour_jitter(rng, scene.image), scene.plates)
 
 
+class Batches(IterableDataset):
+    """Endless batches of --batch training crops and their targets; every LARGE_EVERY-th batch of a
+    stream is cut at the input's height."""
+
+    def __init__(self, args: argparse.Namespace, frames: list[Frame], seed: int) -> None:
+        self.args, self.frames, self.seed = args, frames, seed
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, list[Targets]]]:
+        rng = stream_rng(self.seed)
+        assets = load_assets(self.args.data, self.args.fonts)
+        for count in itertools.count():
+            size = INPUT_HEIGHT if count % LARGE_EVERY == LARGE_EVERY - 1 else self.args.size
+            scenes = [sample(rng, assets, size, self.frames) for _ in range(self.args.batch)]
+            yield (to_tensor([s.image for s in scenes], NORMALIZATION.mean, NORMALIZATION.std),
+                   [to_targets(s) for s in scenes])
+
+
 @torch.no_grad()
 def detect(model: Detector, image: np.ndarray) -> np.ndarray:
     """The runtime's first pass on one image (its letterbox, decoding and NMS) -> boxes [K,4] x, y, w, h.
@@ -178,14 +197,12 @@ def main() -> None:
     sets = validation_sets(assets, val, args.synthetic_val)
     run.log(event="start", device=str(run.device), train_frames=len(train), val_frames=len(val),
             args={k: str(v) for k, v in vars(args).items()})
-    rng = np.random.default_rng(run.step)
     running: dict[str, float] = {}
     run.model.train()
-    while run.step < args.steps:
-        size = INPUT_HEIGHT if run.step % LARGE_EVERY == LARGE_EVERY - 1 else args.size
-        scenes = [sample(rng, assets, size, train) for _ in range(args.batch)]
-        maps = run.model(to_tensor([s.image for s in scenes], NORMALIZATION.mean, NORMALIZATION.std).to(run.device))
-        loss, parts = detection_loss(maps, [to_targets(s) for s in scenes])
+    for images, targets in batches(Batches(args, train, seed=run.step), args.workers):
+        if run.done():
+            break
+        loss, parts = detection_loss(run.model(images.to(run.device)), targets)
         run.optimise(loss, max_norm=10.0)
         running = {k: 0.95 * running.get(k, v) + 0.05 * v for k, v in parts.items()}
         if run.step % 50 == 0:

@@ -17,13 +17,13 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+from torch.utils.data import IterableDataset
 
 from export.data.assets import load_assets
 from export.data import degrade
 from export.data.real import BrCrop, load_br_crops, split_br_crops
 from export.recognizer import INPUT_HEIGHT, INPUT_WIDTH, MEAN, STD, Recognizer, encode_targets
-from export.training import add_run_arguments, start_run, to_tensor
+from export.training import add_run_arguments, batches, start_run, stream_rng, to_tensor
 from runtime.metrics import text_accuracy
 
 
@@ -75,9 +75,7 @@ class Batches(IterableDataset):
         self.args, self.real, self.seed = args, real, seed
 
     def __iter__(self):
-        info = get_worker_info()
-        cv2.setNumThreads(1)
-        rng = np.random.default_rng([self.seed, info.id if info else 0])
+        rng = stream_rng(self.seed)
         assets = load_assets(self.args.data, self.args.fonts)
         images = read_crops(self.real)
         while True:
@@ -133,8 +131,6 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--real-fraction", type=float, default=0.35)
     parser.add_argument("--synthetic-val", type=int, default=600)
-    parser.add_argument("--workers", type=int, default=0, help="0: render batches in-process between steps; "
-                        "each worker uses one more core")
     args = parser.parse_args()
 
     train, val = split_br_crops(load_br_crops(args.data))
@@ -142,12 +138,9 @@ def main() -> None:
     sets = validation_sets(args, val)
     run.log(event="start", device=str(run.device), train_crops=len(train), val_crops=len(val),
             args={k: str(v) for k, v in vars(args).items()})
-    loader = DataLoader(Batches(args, train, seed=run.step), batch_size=None, num_workers=args.workers,
-                        persistent_workers=args.workers > 0, prefetch_factor=4 if args.workers else None,
-                        multiprocessing_context="spawn" if args.workers else None)
     running = 0.0
-    for images, texts in loader:
-        if run.step >= args.steps:
+    for images, texts in batches(Batches(args, train, seed=run.step), args.workers):
+        if run.done():
             break
         inputs, targets = encode_targets(texts)
         logits = run.model(images.to(run.device), inputs.to(run.device))

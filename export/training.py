@@ -13,6 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 
 def pick_device(threads: int) -> torch.device:
@@ -153,6 +154,26 @@ def add_run_arguments(parser: argparse.ArgumentParser, out: str, steps: int, lr:
     parser.add_argument("--lr", type=float, default=lr)
     parser.add_argument("--every", type=int, default=500, help="checkpoint and validate every N steps")
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
+    parser.add_argument("--workers", type=int, default=0, help="0: render batches in-process between steps; "
+                        "each worker renders on one more core (a GPU trains faster than one core renders)")
+    parser.add_argument("--minutes", type=float, help="stop after this many minutes, checkpointed whatever "
+                        "--steps says (a lent machine's time is bounded); run again to go on")
+
+
+def batches(stream: IterableDataset, workers: int) -> DataLoader:
+    """Iterate a dataset that yields whole batches, rendered by `workers` processes (0: this one).
+    (torch 2.13 CPU: a worker sometimes aborts as it exits, 'terminate called without an active
+    exception', once the run has checkpointed and let go of its loader; harmless.)"""
+    return DataLoader(stream, batch_size=None, num_workers=workers, prefetch_factor=4 if workers else None,
+                      multiprocessing_context="spawn" if workers else None)
+
+
+def stream_rng(seed: int) -> np.random.Generator:
+    """The random source of one batch stream: its seed and the DataLoader worker it runs in, so that
+    workers render different batches and a resumed run (seeded with its step) new ones."""
+    info = get_worker_info()
+    cv2.setNumThreads(1)
+    return np.random.default_rng([seed, info.id if info else 0])
 
 
 @dataclass
@@ -168,6 +189,8 @@ class Run:
     average: WeightAverage
     step: int
     started_from: str | None
+    deadline: float | None  # time.monotonic() at which --minutes runs out
+    stopping: bool = False  # latched by due() once the deadline has passed
 
     def optimise(self, loss: torch.Tensor, max_norm: float) -> None:
         """One AdamW step on the loss (gradients clipped), then the schedule and the average."""
@@ -180,8 +203,15 @@ class Run:
         self.step += 1
 
     def due(self) -> bool:
-        """Whether this step checkpoints and validates (every --every steps and the last)."""
-        return self.step % self.args.every == 0 or self.step == self.args.steps
+        """Whether this step checkpoints and validates: every --every steps, the last, and the first
+        once --minutes has run out (after which the run is stopping)."""
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            self.stopping = True
+        return self.stopping or self.step % self.args.every == 0 or self.step == self.args.steps
+
+    def done(self) -> bool:
+        """Whether the loop ends: --steps reached, or --minutes spent and checkpointed by due()."""
+        return self.step >= self.args.steps or self.stopping
 
     def save(self, scores: dict, training: dict) -> None:
         """Checkpoint everything resumption needs, with the scores and the training record."""
@@ -206,4 +236,5 @@ def start_run(args: argparse.Namespace, model: torch.nn.Module, weight_decay: fl
     step = resume(args.out / "last.pt", model, optimiser, schedule, average)
     if step:
         log(event="resume", step=step)
-    return Run(args, log, device, model, optimiser, schedule, average, step, started_from)
+    deadline = None if args.minutes is None else time.monotonic() + 60 * args.minutes
+    return Run(args, log, device, model, optimiser, schedule, average, step, started_from, deadline)

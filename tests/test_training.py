@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -107,6 +108,41 @@ def test_a_run_checkpoints_when_due_and_resumes_where_it_stopped(tmp_path) -> No
     assert torch.equal(again.average.model[0].weight, run.average.model[0].weight)
     again.optimise(again.model(torch.randn(4, 3)).square().mean(), max_norm=1.0)
     assert again.step == 3 and not again.due()
+
+
+def test_a_run_out_of_minutes_checkpoints_its_step_and_stops(tmp_path) -> None:
+    parser = argparse.ArgumentParser()
+    add_run_arguments(parser, out="unused", steps=100, lr=0.1)
+    base = ["--data", "d", "--fonts", "f", "--out", str(tmp_path / "run"), "--every", "50", "--threads", "1"]
+    timeless = start_run(parser.parse_args(base), _net(), weight_decay=0.0, warmup=1)
+    timeless.optimise(timeless.model(torch.randn(4, 3)).square().mean(), max_norm=1.0)
+    assert not timeless.due() and not timeless.done()
+    run = start_run(parser.parse_args(base + ["--minutes", "0"]), _net(), weight_decay=0.0, warmup=1)
+    assert not run.done()  # nothing is checkpointed yet: the step in hand must be saved first
+    run.optimise(run.model(torch.randn(4, 3)).square().mean(), max_norm=1.0)
+    assert run.due() and run.done()
+    run.save({}, {})
+    assert load_checkpoint(tmp_path / "run" / "last.pt")["step"] == 1
+
+
+def test_batch_streams_differ_by_seed_and_worker() -> None:
+    from export.training import stream_rng
+    assert stream_rng(3).random() == stream_rng(3).random() != stream_rng(4).random()
+
+
+def test_detector_batches_cut_every_fourth_at_the_input_height(monkeypatch) -> None:
+    from export import train_detector as module
+    from export.data.scenes import Scene
+    monkeypatch.setattr(module, "load_assets", lambda data, fonts: None)
+    monkeypatch.setattr(module, "sample", lambda rng, assets, size, frames: Scene(
+        np.zeros((size, size, 3), np.uint8), []))
+    args = argparse.Namespace(data=None, fonts=None, batch=2, size=320)
+    stream = iter(module.Batches(args, [], seed=0))
+    shapes = [tuple(next(stream)[0].shape) for _ in range(8)]
+    large = (2, 3, module.INPUT_HEIGHT, module.INPUT_HEIGHT)
+    assert shapes == [(2, 3, 320, 320)] * 3 + [large] + [(2, 3, 320, 320)] * 3 + [large]
+    images, targets = next(stream)
+    assert len(targets) == 2 and targets[0].boxes.shape == (0, 4)
 
 
 def test_validate_recognizer_scores_a_checkpoint_on_the_training_log_sets(tmp_path, monkeypatch, capsys) -> None:
