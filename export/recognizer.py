@@ -117,13 +117,13 @@ class Recognizer(nn.Module):
         """
         features, keys, hidden = self.encoder(images)
         n = images.shape[0] // views
-        token = torch.full((n * views,), START, dtype=torch.long)
+        token = torch.full((n * views,), START, dtype=torch.long, device=images.device)
         texts: list[list[str]] = [[] for _ in range(n)]
         confs: list[list[float]] = [[] for _ in range(n)]
         done = [False] * n
         for _ in range(MAX_LENGTH + 1):
             logits, hidden, _ = self.decoder(token, hidden, features, keys)
-            probs = F.softmax(logits, dim=1).reshape(n, views, -1).mean(dim=1)
+            probs = F.softmax(logits, dim=1).reshape(n, views, -1).mean(dim=1).cpu()  # one copy per step
             best = probs.argmax(dim=1)
             for i in range(n):
                 k = int(best[i])
@@ -134,7 +134,7 @@ class Recognizer(nn.Module):
                 confs[i].append(float(probs[i, k]))
             if all(done):
                 break
-            token = best.repeat_interleave(views)
+            token = best.repeat_interleave(views).to(images.device)
         return [("".join(t), c) for t, c in zip(texts, confs)]
 
 

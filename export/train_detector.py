@@ -132,11 +132,12 @@ class Batches(IterableDataset):
 
 
 @torch.no_grad()
-def detect(model: Detector, image: np.ndarray) -> np.ndarray:
-    """The runtime's first pass on one image (its letterbox, decoding and NMS) -> boxes [K,4] x, y, w, h.
-    The network is scored alone; export.validate_detector scores it with the runtime's coarse pass."""
+def detect(model: Detector, image: np.ndarray, device: torch.device) -> np.ndarray:
+    """The runtime's first pass on one image (its letterbox, decoding and NMS) -> boxes [K,4] x, y, w, h,
+    the network run on `device`. It is scored alone; export.validate_detector scores it with the runtime's passes."""
     blob, box = letterbox(image, INPUT_WIDTH, INPUT_HEIGHT, PAD_VALUE, NORMALIZATION)
-    rows = decode([m[0].numpy() for m in model(torch.from_numpy(blob))], STRIDES, CONFIDENCE, MAX_LOG_SIDE)
+    maps = model(torch.from_numpy(blob).to(device))
+    rows = decode([m[0].cpu().numpy() for m in maps], STRIDES, CONFIDENCE, MAX_LOG_SIDE)
     found = postprocess(rows, box.ratio, image.shape[1], image.shape[0], CONFIDENCE, IOU)
     return xywh(found)
 
@@ -176,11 +177,9 @@ def score_sets(find: Callable[[np.ndarray], np.ndarray], sets: dict[str, list[Va
 
 
 def evaluate(detector: Detector, sets: dict[str, list[ValItem]], device: torch.device) -> dict:
-    """score_sets of the network in training, one pass at the input size."""
-    model = detector.cpu().eval()
-    scores = score_sets(lambda image: detect(model, image), sets)
-    detector.to(device)
-    return scores
+    """score_sets of the network in training (on its device), one pass at the input size."""
+    detector.eval()
+    return score_sets(lambda image: detect(detector, image, device), sets)
 
 
 def main() -> None:

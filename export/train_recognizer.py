@@ -113,15 +113,14 @@ def validation_sets(args: argparse.Namespace, val: list[BrCrop],
 
 
 def evaluate(model: Recognizer, sets: dict[str, ValSet], device: torch.device) -> dict:
-    """Greedy-decode each validation set and score it the way the evaluator does."""
+    """Greedy-decode each validation set on the training device and score it the way the evaluator does."""
     model.eval()
     scores = {}
     for name, (crops, texts) in sets.items():
         predictions = []
         for start in range(0, len(texts), 256):
-            predictions += [t for t, _ in model.cpu().greedy(crops_to_tensor(crops[start : start + 256]))]
+            predictions += [t for t, _ in model.greedy(crops_to_tensor(crops[start : start + 256]).to(device))]
         scores[name] = text_accuracy(predictions, texts)
-    model.to(device)
     return scores
 
 

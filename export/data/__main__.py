@@ -1,4 +1,7 @@
-"""Preview CLI: python -m export.data preview --kind plates|scenes --out FILE.png [--seed 0].
+"""Data CLI.
+
+    python -m export.data preview --kind plates|scenes --out FILE.png [--seed 0]
+    python -m export.data pack --data ../shared/data --fonts ../shared/fonts --out carry/pack
 
 Plates: synthetic recognizer crops on the left, real crops from br-plate-crops on the right,
 so the synthetic look can be judged against the real one. Deterministic for a seed.
@@ -81,7 +84,17 @@ def main(argv: list[str] | None = None) -> int:
     pv.add_argument("--fonts", type=Path, default=_ROOT.parent / "shared" / "fonts")
     pv.add_argument("--rows", type=int, default=12)
     pv.add_argument("--cols", type=int, default=4)
+    pk = sub.add_parser("pack", help="a compact copy of the training data for a lent GPU (export/data/pack.py)")
+    pk.add_argument("--data", type=Path, default=_ROOT.parent / "shared" / "data")
+    pk.add_argument("--fonts", type=Path, default=_ROOT.parent / "shared" / "fonts")
+    pk.add_argument("--out", type=Path, required=True)
+    pk.add_argument("--frame-quality", type=int, default=75, help="JPEG quality of the re-encoded street frames")
     args = ap.parse_args(argv)
+    if args.cmd == "pack":
+        from export.data.pack import pack
+        size = pack(args.data, args.fonts, args.out, args.frame_quality)
+        print(f"wrote {args.out} ({size / 2**20:.1f} MiB)")
+        return 0
     cv2.setNumThreads(1)
     assets = load_assets(args.data, args.fonts)
     rng = np.random.default_rng(args.seed)

@@ -155,16 +155,16 @@ def _drop_mislabelled(glyphs: dict[str, list[np.ndarray]]) -> dict[str, list[np.
     return out
 
 
+def background_files(bg_dir: Path, cap: int) -> list[Path]:
+    """An evenly spaced subset of at most `cap` of the grey background images (the ones rendering uses)."""
+    files = sorted(bg_dir.glob("*.jpg")) if bg_dir.is_dir() else []
+    return files[:: max(1, len(files) // cap)][:cap]
+
+
 def _load_backgrounds(bg_dir: Path, cap: int, max_side: int = 320) -> list[np.ndarray]:
-    """Load an evenly spaced subset of grey background images, downscaled for speed."""
-    if not bg_dir.is_dir():
-        return []
-    files = sorted(bg_dir.glob("*.jpg"))
-    if not files:
-        return []
-    step = max(1, len(files) // cap)
+    """Load background_files, downscaled for speed."""
     out = []
-    for f in files[::step][:cap]:
+    for f in background_files(bg_dir, cap):
         img = cv2.imread(str(f), cv2.IMREAD_REDUCED_GRAYSCALE_2)
         if img is None or min(img.shape) < 24:
             continue
@@ -175,7 +175,10 @@ def _load_backgrounds(bg_dir: Path, cap: int, max_side: int = 320) -> list[np.nd
     return out
 
 
-def load_assets(data_dir: Path, fonts_dir: Path, n_backgrounds: int = 300) -> Assets:
+BACKGROUNDS = 300  # how many backgrounds-gray images the renderer draws from
+
+
+def load_assets(data_dir: Path, fonts_dir: Path) -> Assets:
     """Build all masks and load backgrounds. Works (with fallbacks) when data is missing."""
     data_dir, fonts_dir = Path(data_dir), Path(fonts_dir)
     mtl_path, eng_path = fonts_dir / "GL-Nummernschild-Mtl.ttf", fonts_dir / "GL-Nummernschild-Eng.ttf"
@@ -194,5 +197,5 @@ def load_assets(data_dir: Path, fonts_dir: Path, n_backgrounds: int = 300) -> As
     city_masks += [_render_text_mask(f"{st}-{city}", None) for st, city in CITIES[::3]]
     brasil = _render_text_mask("BRASIL", ImageFont.truetype(str(mtl_path), 40))
     br = _render_text_mask("BR", ImageFont.truetype(str(mtl_path), 40))
-    bgs = _load_backgrounds(data_dir / "backgrounds-gray", n_backgrounds)
+    bgs = _load_backgrounds(data_dir / "backgrounds-gray", BACKGROUNDS)
     return Assets(font_glyphs, font_narrow, old, city_masks, brasil, br, bgs)
