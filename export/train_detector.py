@@ -182,13 +182,18 @@ def evaluate(detector: Detector, sets: dict[str, list[ValItem]], device: torch.d
     return score_sets(lambda image: detect(detector, image, device), sets)
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line (sys.argv's when argv is None)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_run_arguments(parser, out="runs/detector", steps=3000, lr=3e-3)
     parser.add_argument("--batch", type=int, default=24)
     parser.add_argument("--size", type=int, default=320, help="square training crop side")
     parser.add_argument("--synthetic-val", type=int, default=150)
-    args = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    args = parse_args()
 
     assets = load_assets(args.data, args.fonts)
     train, val = split_scenes_ro(load_scenes_ro(args.data))

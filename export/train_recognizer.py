@@ -124,13 +124,18 @@ def evaluate(model: Recognizer, sets: dict[str, ValSet], device: torch.device) -
     return scores
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line (sys.argv's when argv is None)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_run_arguments(parser, out="runs/recognizer", steps=6000, lr=2e-3)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--real-fraction", type=float, default=0.35)
     parser.add_argument("--synthetic-val", type=int, default=600)
-    args = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    args = parse_args()
 
     train, val = split_br_crops(load_br_crops(args.data))
     run = start_run(args, Recognizer(), weight_decay=1e-4, warmup=300)

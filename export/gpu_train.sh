@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Train both networks on a lent GPU, side by side, from the shipped weights, within one device call.
+#
+# Here first (CPU, once; carry/ is ignored by git):
+#   python -m export.data pack --data ../shared/data --fonts ../shared/fonts --out carry/pack
+#   python -m export.from_onnx --recognizer models --data ../shared/data --fonts ../shared/fonts --out carry/shipped_recognizer.pt
+#   python -m export.from_onnx --detector models --data ../shared/data --out carry/shipped_detector.pt
+# Then one device call: command `bash export/gpu_train.sh`, carry ["carry"], timeout_s 600.
+# $OUT (the device tool's folder of files that come back) receives each run's last.pt, which
+# resumes or exports here like any checkpoint, and its log:
+#   python -m export.to_onnx --detector DETECTOR_LAST --recognizer RECOGNIZER_LAST --data ../shared/data \
+#       --fonts ../shared/fonts --out /tmp/models   (a copy of models/, then score it with the usual commands)
+#
+# The device gives 15 minutes in all, the machine's start included, and 10 per command: the two runs
+# train for MINUTES, then checkpoint and stop (--minutes), and the rest of the command copies files.
+# The step counts are guesses at what MINUTES allows (data is rendered by CPU workers, 16 cores there:
+# one main process and DETECTOR_WORKERS / RECOGNIZER_WORKERS renderers each); a run cut short by
+# the clock has not finished its learning-rate schedule, which its log shows (steps < --steps).
+set -euo pipefail
+MINUTES=${MINUTES:-6.5}
+OUT=${OUT:-runs/gpu_out}
+PACK=${PACK:-carry/pack}
+RUNS=${RUNS:-runs/gpu}
+PY=${PY:-python3}
+mkdir -p "$OUT" "$RUNS"
+common=(--data "$PACK/data" --fonts "$PACK/fonts" --threads 1 --minutes "$MINUTES")
+export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
+
+"$PY" -m export.train_detector "${common[@]}" --out "$RUNS/detector" --init carry/shipped_detector.pt \
+    --steps "${DETECTOR_STEPS:-8000}" --lr "${DETECTOR_LR:-1e-3}" --every 2000 \
+    --workers "${DETECTOR_WORKERS:-6}" > "$OUT/detector.log" 2>&1 &
+detector=$!
+"$PY" -m export.train_recognizer "${common[@]}" --out "$RUNS/recognizer" --init carry/shipped_recognizer.pt \
+    --steps "${RECOGNIZER_STEPS:-12000}" --lr "${RECOGNIZER_LR:-5e-4}" --every 3000 \
+    --workers "${RECOGNIZER_WORKERS:-7}" > "$OUT/recognizer.log" 2>&1 &
+recognizer=$!
+status=0
+wait $detector || status=$?
+wait $recognizer || status=$?
+
+for run in detector recognizer; do
+    if [ -f "$RUNS/$run/last.pt" ]; then cp "$RUNS/$run/last.pt" "$OUT/${run}_last.pt"; fi
+    echo "== $run, its last validation:"
+    grep '"validate"' "$RUNS/$run/log.jsonl" 2>/dev/null | tail -1 | cut -c1-600 || true
+done
+exit $status
