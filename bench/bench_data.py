@@ -1,4 +1,8 @@
-"""Throughput of the synthetic data generators on one core: OMP_NUM_THREADS=1 python bench/bench_data.py."""
+"""Throughput of the synthetic data generators on one core: OMP_NUM_THREADS=1 python bench/bench_data.py.
+
+With --batches N, also each trainer's own batch stream (its default batch, real data mixed in) for N
+batches: how many steps a second one rendering worker feeds (export/gpu_train.sh sizes its workers by it).
+"""
 from __future__ import annotations
 
 import argparse
@@ -25,6 +29,7 @@ def main() -> None:
     ap.add_argument("--scenes", type=int, default=50, help="scenes to time (if export.data.scenes exists)")
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--fonts", type=Path, default=ROOT.parent / "shared" / "fonts")
+    ap.add_argument("--batches", type=int, default=0, help="training batches of each trainer to time (needs torch)")
     args = ap.parse_args()
     cv2.setNumThreads(1)
     t = time.perf_counter()
@@ -46,6 +51,26 @@ def main() -> None:
             render_scene(rng, assets, width=640, height=640)
         dt = time.perf_counter() - t
         print(f"render_scene 640x640: {args.scenes / dt:.1f} scenes/s")
+    if args.batches > 0:
+        time_training_batches(args.data, args.fonts, args.batches)
+
+
+def time_training_batches(data: Path, fonts: Path, n: int) -> None:
+    """Batches per second of each trainer's stream, rendered in this process."""
+    from export import train_detector, train_recognizer
+    from export.data.real import load_br_crops, load_scenes_ro, split_br_crops, split_scenes_ro
+    paths = ["--data", str(data), "--fonts", str(fonts)]
+    streams = {
+        "detector": train_detector.Batches(train_detector.parse_args(paths), split_scenes_ro(load_scenes_ro(data))[0], 0),
+        "recognizer": train_recognizer.Batches(train_recognizer.parse_args(paths), split_br_crops(load_br_crops(data))[0], 0),
+    }
+    for name, stream in streams.items():
+        batches = iter(stream)
+        next(batches)  # assets loaded, caches warm
+        t = time.perf_counter()
+        for _ in range(n):
+            next(batches)
+        print(f"{name} training batches: {n / (time.perf_counter() - t):.2f} /s")
 
 
 if __name__ == "__main__":

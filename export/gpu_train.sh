@@ -13,9 +13,12 @@
 #
 # The device gives 15 minutes in all, the machine's start included, and 10 per command: the two runs
 # train for MINUTES, then checkpoint and stop (--minutes), and the rest of the command copies files.
-# The step counts are guesses at what MINUTES allows (data is rendered by CPU workers, 16 cores there:
-# one main process and DETECTOR_WORKERS / RECOGNIZER_WORKERS renderers each); a run cut short by
-# the clock has not finished its learning-rate schedule, which its log shows (steps < --steps).
+# Data is rendered by CPU workers (16 cores there: one main process and DETECTOR_WORKERS /
+# RECOGNIZER_WORKERS renderers each). One core here renders about 1.8 detector batches (24 crops) and 8
+# recognizer batches (64 crops) a second (`OMP_NUM_THREADS=1 python bench/bench_data.py --batches 12`, session 19: 1.8 / 7.9-8.6), so the detector
+# is bound by its renderers, about 15 steps/s with 9, and the recognizer by the GPU's steps. The step
+# counts are what MINUTES allows at those rates; a run cut short by the clock has not finished its
+# learning-rate schedule, which its log shows (its last step under --steps).
 set -euo pipefail
 MINUTES=${MINUTES:-6.5}
 OUT=${OUT:-runs/gpu_out}
@@ -27,12 +30,12 @@ common=(--data "$PACK/data" --fonts "$PACK/fonts" --threads 1 --minutes "$MINUTE
 export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
 
 "$PY" -m export.train_detector "${common[@]}" --out "$RUNS/detector" --init carry/shipped_detector.pt \
-    --steps "${DETECTOR_STEPS:-8000}" --lr "${DETECTOR_LR:-1e-3}" --every 2000 \
-    --workers "${DETECTOR_WORKERS:-6}" > "$OUT/detector.log" 2>&1 &
+    --steps "${DETECTOR_STEPS:-5000}" --lr "${DETECTOR_LR:-1e-3}" --every 1000 \
+    --workers "${DETECTOR_WORKERS:-9}" > "$OUT/detector.log" 2>&1 &
 detector=$!
 "$PY" -m export.train_recognizer "${common[@]}" --out "$RUNS/recognizer" --init carry/shipped_recognizer.pt \
     --steps "${RECOGNIZER_STEPS:-12000}" --lr "${RECOGNIZER_LR:-5e-4}" --every 3000 \
-    --workers "${RECOGNIZER_WORKERS:-7}" > "$OUT/recognizer.log" 2>&1 &
+    --workers "${RECOGNIZER_WORKERS:-5}" > "$OUT/recognizer.log" 2>&1 &
 recognizer=$!
 status=0
 wait $detector || status=$?
