@@ -35,7 +35,15 @@ from runtime.letterbox import letterbox
 
 TOLERANCE = 1e-4
 OPSET = 17
-FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "greedy_reference.npz"
+SHIPPED = Path(__file__).resolve().parents[1] / "models"
+# The greedy reference the tests hold the shipped models to; a candidate exported elsewhere gets its
+# own beside its models, so that exporting one to score it leaves the shipped models' reference alone.
+FIXTURE = SHIPPED.parent / "tests" / "fixtures" / "greedy_reference.npz"
+
+
+def fixture_path(out: Path) -> Path:
+    """Where the greedy reference of models exported to `out` goes."""
+    return FIXTURE if out.resolve() == SHIPPED else out / FIXTURE.name
 
 
 def sha256(path: Path) -> str:
@@ -152,7 +160,7 @@ def export_recognizer(checkpoint: Path, out: Path, data: Path | None, fonts: Pat
                                                              "features": features.numpy(), "keys": keys.numpy()}))
     size = (encoder_path.stat().st_size + decoder_path.stat().st_size) / 1e6
     print(f"recognizer: {size:.2f} MB, parity max |diff| {worst:.2e}")
-    write_greedy_fixture(model, crops, images)
+    write_greedy_fixture(model, crops, images, fixture_path(out))
     return {
         "encoder": {"file": encoder_path.name, "sha256": sha256(encoder_path),
                     "inputs": ["images"], "outputs": ["features", "keys", "hidden"]},
@@ -193,7 +201,7 @@ def decoded_arrays(decoded: list[tuple[str, list[float]]]) -> tuple[np.ndarray, 
     return np.array([t for t, _ in decoded]), confidences
 
 
-def write_greedy_fixture(model: rec.Recognizer, crops: np.ndarray, images: torch.Tensor) -> None:
+def write_greedy_fixture(model: rec.Recognizer, crops: np.ndarray, images: torch.Tensor, path: Path) -> None:
     """PyTorch's greedy decode of the crops, and of each crop with its other margins' views in lockstep
     (the reader's decode): texts and per-character confidences."""
     texts, confidences = decoded_arrays(model.greedy(images))
@@ -201,10 +209,10 @@ def write_greedy_fixture(model: rec.Recognizer, crops: np.ndarray, images: torch
     plates = np.concatenate([crops[:, None], extra], axis=1)  # [N,V,H,W,3], view 0 the crop itself
     view_texts, view_confidences = decoded_arrays(
         model.greedy(crops_to_tensor(list(plates.reshape(-1, *crops.shape[1:]))), views=plates.shape[1]))
-    FIXTURE.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(FIXTURE, crops=crops, texts=texts, confidences=confidences,
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, crops=crops, texts=texts, confidences=confidences,
                         extra_views=extra, view_texts=view_texts, view_confidences=view_confidences)
-    print(f"wrote {FIXTURE} ({len(crops)} crops, {plates.shape[1]} views each)")
+    print(f"wrote {path} ({len(crops)} crops, {plates.shape[1]} views each)")
 
 
 def main() -> None:

@@ -91,3 +91,9 @@ def test_a_graph_of_another_width_is_refused(tmp_path: Path) -> None:
     _export_detector(_trained_looking(det.Detector(width=32), seed=5), tmp_path)
     with pytest.raises(ValueError, match=r"head.1.weight is \(13, 64, 1, 1\) here and \(13, 32, 1, 1\) in the graph"):
         recover_detector(tmp_path, np.random.default_rng(0).random((1, 3, 64, 96), np.float32))
+
+
+def test_a_candidate_exported_elsewhere_keeps_the_shipped_greedy_reference(tmp_path) -> None:
+    from export.to_onnx import FIXTURE, SHIPPED, fixture_path
+    assert fixture_path(SHIPPED) == FIXTURE
+    assert fixture_path(tmp_path / "candidate") == tmp_path / "candidate" / FIXTURE.name
