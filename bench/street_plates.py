@@ -8,7 +8,7 @@ real sets that training never saw: every boxed plate of the scenes-ro validation
 frames, 83 plates 66 to 240 px wide) is covered by a br-plate-crops validation crop (the photo of
 a plate never read in training), as wide as the box and as tall as the crop's own shape makes
 it, centred on it. Each round gives the frames' plates other crops, so three rounds show every
-one of the 248 crops about once. A plate counts as found when a detection overlaps the pasted
+one of the 230 crops about once. A plate counts as found when a detection overlaps the pasted
 crop at IoU 0.5 or more, read when one of those has the crop's text; the table splits them by
 width. The frames' unboxed plates and look-alikes stay as they are, so precision is not given.
 
@@ -22,7 +22,7 @@ the next anticlockwise), as a phone held askew or a sloping street shows it; fou
 0.5 with the turned plate's bounding box, which is what the detector answers.
 
 --split train: the same with train crops over train frames (one round covers the 569 boxes with
-569 of the 896 crops): a dev set on which to choose a runtime setting, so that the val figures
+569 of the 893 crops): a dev set on which to choose a runtime setting, so that the val figures
 stay a measurement of it and not its tuning. (The networks trained on these, so it flatters
 reading; it serves to compare runtime choices with one another.)
 

@@ -35,7 +35,7 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
-from .audit import unboxed_plates
+from .audit import left_out_crops, unboxed_plates
 from .crops import box_crop
 from .metrics import box_array, iou_xywh, match_boxes, normalise_text, text_accuracy, unboxed_hits, unmatched
 from .splits import VAL_VIDEOS, text_in_val
@@ -96,12 +96,14 @@ def load_scenes_ro(root: Path, split: str = "val") -> list[Sample]:
 
 
 def load_br_crops(root: Path, split: str = "val") -> list[Sample]:
-    """br-plate-crops: each image is one whole plate; split by text as export/data/real.py."""
+    """br-plate-crops: each image is one whole plate; split by text as export/data/real.py, less the
+    crops the audit leaves out (audit.left_out_crops)."""
     folder = Path(root) / "br-plate-crops"
+    left_out = left_out_crops()
     return [
         Sample(folder / "images" / r["file"], (Label(None, r["text"]),))
         for r in _read_csv(folder / "labels.csv")
-        if _pick(split, text_in_val(r["text"]))
+        if _pick(split, text_in_val(r["text"])) and r["file"] not in left_out
     ]
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from runtime.audit import CROPS_TABLE, left_out_crops
 from export.data.real import (
     VAL_VIDEOS,
     load_br_crops,
@@ -25,11 +26,12 @@ pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason="shared data absent")
 
 def test_br_crops_counts_and_format() -> None:
     crops = load_br_crops(DATA)
-    assert len(crops) == 1144
-    assert len({c.text for c in crops}) == 530
+    assert len(crops) == 1144 - 21  # the audit leaves 21 out (runtime/audit.py)
+    assert not {c.path.name for c in crops} & left_out_crops()
+    assert len({c.text for c in crops}) == 521
     assert all(re.fullmatch(r"[A-Z]{3}[0-9]{4}", c.text) for c in crops)
     assert {c.kind for c in crops} == {"CC", "CV"}
-    assert sum(c.kind == "CC" for c in crops) == 498
+    assert sum(c.kind == "CC" for c in crops) == 485
     assert crops[0].path.name == "0000.jpg" and crops[0].text == "AXK3125"
     assert all(c.path.is_file() for c in crops[:5] + crops[-5:])
 
@@ -41,12 +43,23 @@ def test_br_crops_split_by_text() -> None:
     train_texts, val_texts = {c.text for c in train}, {c.text for c in val}
     assert not train_texts & val_texts
     assert 0.12 < len(val_texts) / (len(train_texts) + len(val_texts)) < 0.28
-    # documented sizes (module docstring)
-    assert (len(train), len(train_texts), len(val), len(val_texts)) == (896, 419, 248, 111)
+    # documented sizes (README)
+    assert (len(train), len(train_texts), len(val), len(val_texts)) == (893, 416, 230, 105)
     # deterministic and independent of input order
     train2, val2 = split_br_crops(list(reversed(crops)))
     assert {c.path for c in train2} == {c.path for c in train}
     assert {c.path for c in val2} == {c.path for c in val}
+
+
+def test_the_crop_audit_names_each_crop_with_its_label() -> None:
+    import csv
+    labels = {r["file"]: r["text"] for r in csv.DictReader(open(DATA / "br-plate-crops" / "labels.csv"))}
+    audit = list(csv.DictReader(open(CROPS_TABLE)))
+    assert len(audit) == len(left_out_crops()) == 21
+    assert all(labels[r["file"]] == r["label"] for r in audit)
+    # every plate the audit found on both sides is out of val entirely
+    _, val = split_br_crops(load_br_crops(DATA))
+    assert not {c.text for c in val} & {r["shows"] for r in audit}
 
 
 def test_scenes_ro_counts() -> None:

@@ -94,19 +94,20 @@ def test_reads_a_plate_photographed_alone(assets, reader: PlateReader) -> None:
 
 
 def test_reads_real_plates_uploaded_alone(reader: PlateReader) -> None:
-    """Real validation crops (every second, 124) uploaded as they are: the plate touches the
-    image's edges. Placed at the input's top-left corner 111 were read; with a grey border from
-    the input's spare room (manifest detector.input.margin) 116."""
+    """Real validation crops (every second, 124; 115 since the crop audit, runtime/audit.py) uploaded
+    as they are: the plate touches the image's edges. Placed at the input's top-left corner 111 of 124
+    were read; with a grey border from the input's spare room (manifest detector.input.margin) 116
+    (111 of the 115)."""
     from runtime.evaluate import load_br_crops
 
     samples = load_br_crops(SHARED / "data", "val")[::2]
     read = sum(any(p.text == s.labels[0].text for p in reader.read(cv2.imread(str(s.path), cv2.IMREAD_COLOR)))
                for s in samples)
-    assert len(samples) == 124 and read >= 114, read
+    assert len(samples) == 115 and read >= 109, read
 
 
 def test_reads_close_ups_of_real_plates(reader: PlateReader) -> None:
-    """Real validation crops (every fourth, 62) enlarged to 1600 px wide, as a phone close-up of a
+    """Real validation crops (every fourth, 58; 57 read) enlarged to 1600 px wide, as a phone close-up of a
     plate would be: the plate fills the image and is 960 px wide in the input. Coarse passes down
     to a 160 px picture, each with a border, read 240 of all 248 (bench/plate_sizes.py); a
     single coarse pass without a border read 91."""
@@ -118,7 +119,7 @@ def test_reads_close_ups_of_real_plates(reader: PlateReader) -> None:
         crop = cv2.imread(str(sample.path), cv2.IMREAD_COLOR)
         close_up = cv2.resize(crop, (1600, round(crop.shape[0] * 1600 / crop.shape[1])), interpolation=cv2.INTER_CUBIC)
         read += any(p.text == sample.labels[0].text for p in reader.read(close_up))
-    assert len(samples) == 62 and read >= 55, read
+    assert len(samples) == 58 and read >= 55, read
 
 
 @pytest.mark.parametrize("plate_width", [800, 900])
@@ -165,10 +166,10 @@ def test_reads_small_plates_in_a_12_mp_photo(assets, reader: PlateReader) -> Non
 
 @pytest.mark.parametrize("frame_width,frame_height", [(1280, 720), (1920, 1080)])
 def test_reads_small_real_plates_in_camera_frames(reader: PlateReader, frame_width: int, frame_height: int) -> None:
-    """Real validation crops (every sixth, 42) pasted 50 px wide into a camera frame are found by
-    the first pass, whose corners are only good to 1.7 px there: with the second look at the
-    frame's own resolution 41 (1280x720) and 38 (1920x1080, its input 1152x672) are read,
-    without it 24 and 33 (bench/plate_sizes.py has the other widths)."""
+    """Real validation crops (every sixth, 42; 39 since the crop audit) pasted 50 px wide into a camera
+    frame are found by the first pass, whose corners are only good to 1.7 px there: with the second
+    look at the frame's own resolution 41 (1280x720) and 38 (1920x1080, its input 1152x672) of 42 are
+    read (37 and 37 of the 39), without it 24 and 33 of 42 (bench/plate_sizes.py has the other widths)."""
     from runtime.evaluate import load_br_crops
 
     frame = street(frame_width, frame_height)
@@ -181,7 +182,7 @@ def test_reads_small_real_plates_in_camera_frames(reader: PlateReader, frame_wid
         x, y = frame_width // 2, frame_height * 3 // 5
         image[y : y + size[1], x : x + size[0]] = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
         read += any(p.text == sample.labels[0].text for p in reader.read(image))
-    assert len(samples) == 42 and read >= 36, read
+    assert len(samples) == 39 and read >= 35, read
 
 
 @pytest.mark.parametrize("roll,plate_width", [(12.0, 120), (-12.0, 200), (20.0, 160), (18.0, 100), (25.0, 220), (-25.0, 180),

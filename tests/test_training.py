@@ -158,7 +158,7 @@ def test_validate_recognizer_scores_a_checkpoint_on_the_training_log_sets(tmp_pa
     validate_recognizer.main()
     scores = json.loads(capsys.readouterr().out)
     assert scores["step"] == 7
-    assert [scores[k]["count"] for k in ("real_val", "synthetic_val", "synthetic_readable_val")] == [248, 5, 5]
+    assert [scores[k]["count"] for k in ("real_val", "synthetic_val", "synthetic_readable_val")] == [230, 5, 5]
     assert scores["real_val"]["exact"] == 0.0  # an untrained network reads no plate
 
 
