@@ -35,7 +35,7 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
-from .audit import left_out_crops, unboxed_plates
+from .audit import corrected_labels, left_out_crops, unboxed_plates
 from .crops import box_crop
 from .metrics import box_array, iou_xywh, match_boxes, normalise_text, text_accuracy, unboxed_hits, unmatched
 from .splits import VAL_VIDEOS, text_in_val
@@ -97,13 +97,14 @@ def load_scenes_ro(root: Path, split: str = "val") -> list[Sample]:
 
 def load_br_crops(root: Path, split: str = "val") -> list[Sample]:
     """br-plate-crops: each image is one whole plate; split by text as export/data/real.py, less the
-    crops the audit leaves out (audit.left_out_crops)."""
+    crops the audit leaves out and with the labels it corrects (runtime/audit.py)."""
     folder = Path(root) / "br-plate-crops"
-    left_out = left_out_crops()
+    left_out, corrected = left_out_crops(), corrected_labels()
+    texts = {r["file"]: corrected.get(r["file"], r["text"]) for r in _read_csv(folder / "labels.csv")}
     return [
-        Sample(folder / "images" / r["file"], (Label(None, r["text"]),))
-        for r in _read_csv(folder / "labels.csv")
-        if _pick(split, text_in_val(r["text"])) and r["file"] not in left_out
+        Sample(folder / "images" / name, (Label(None, text),))
+        for name, text in texts.items()
+        if _pick(split, text_in_val(text)) and name not in left_out
     ]
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from runtime.audit import CROPS_TABLE, left_out_crops
+from runtime.audit import CROPS_TABLE, corrected_labels, left_out_crops
+from runtime.splits import text_in_val
 from export.data.real import (
     VAL_VIDEOS,
     load_br_crops,
@@ -28,7 +29,7 @@ def test_br_crops_counts_and_format() -> None:
     crops = load_br_crops(DATA)
     assert len(crops) == 1144 - 21  # the audit leaves 21 out (runtime/audit.py)
     assert not {c.path.name for c in crops} & left_out_crops()
-    assert len({c.text for c in crops}) == 521
+    assert len({c.text for c in crops}) == 512  # 9 mistyped train labels corrected onto texts that exist
     assert all(re.fullmatch(r"[A-Z]{3}[0-9]{4}", c.text) for c in crops)
     assert {c.kind for c in crops} == {"CC", "CV"}
     assert sum(c.kind == "CC" for c in crops) == 485
@@ -44,7 +45,7 @@ def test_br_crops_split_by_text() -> None:
     assert not train_texts & val_texts
     assert 0.12 < len(val_texts) / (len(train_texts) + len(val_texts)) < 0.28
     # documented sizes (README)
-    assert (len(train), len(train_texts), len(val), len(val_texts)) == (893, 416, 230, 105)
+    assert (len(train), len(train_texts), len(val), len(val_texts)) == (893, 407, 230, 105)
     # deterministic and independent of input order
     train2, val2 = split_br_crops(list(reversed(crops)))
     assert {c.path for c in train2} == {c.path for c in train}
@@ -55,11 +56,14 @@ def test_the_crop_audit_names_each_crop_with_its_label() -> None:
     import csv
     labels = {r["file"]: r["text"] for r in csv.DictReader(open(DATA / "br-plate-crops" / "labels.csv"))}
     audit = list(csv.DictReader(open(CROPS_TABLE)))
-    assert len(audit) == len(left_out_crops()) == 21
+    assert (len(audit), len(left_out_crops()), len(corrected_labels())) == (30, 21, 9)
     assert all(labels[r["file"]] == r["label"] for r in audit)
     # every plate the audit found on both sides is out of val entirely
-    _, val = split_br_crops(load_br_crops(DATA))
-    assert not {c.text for c in val} & {r["shows"] for r in audit}
+    train, val = split_br_crops(load_br_crops(DATA))
+    assert not {c.text for c in val} & {r["shows"] for r in audit if r["file"] in left_out_crops()}
+    # a corrected label keeps its crop on the train side, where the shipped recognizer saw it
+    assert {c.path.name: c.text for c in train if c.path.name in corrected_labels()} == corrected_labels()
+    assert all(not text_in_val(labels[name]) for name in corrected_labels())
 
 
 def test_scenes_ro_counts() -> None:

@@ -6,9 +6,9 @@ Loaders only read the CSV tables; images are opened by the caller.
 
 Split sizes (counted on the shared data, see tests/test_data_real.py):
 
-- br-plate-crops: 1123 crops, 521 distinct texts used.
-  ``split_br_crops`` -> train 893 crops / 416 texts, val 230 crops / 105 texts, less the 21 crops
-  runtime/audit.py leaves out (1144 crops, 530 texts in the table).
+- br-plate-crops: 1123 crops, 512 distinct texts used.
+  ``split_br_crops`` -> train 893 crops / 407 texts, val 230 crops / 105 texts, less the 21 crops
+  runtime/audit.py leaves out and with the 9 labels it corrects (1144 crops, 530 texts in the table).
 - scenes-ro: 534 frames, 652 boxes.
   ``split_scenes_ro`` -> train 468 frames / 569 boxes, val 66 frames / 83 boxes
   (val videos: dayride_type1_002.mp4, dayride_type1_003.mp4).
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from runtime.audit import left_out_crops, look_alikes, unboxed_plates
+from runtime.audit import corrected_labels, left_out_crops, look_alikes, unboxed_plates
 from runtime.splits import VAL_VIDEOS, text_in_val
 
 
@@ -69,11 +69,12 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
 
 def load_br_crops(root: Path) -> list[BrCrop]:
     """Load br-plate-crops/labels.csv in file order (root = shared data dir), less the crops the
-    audit leaves out (runtime/audit.py::left_out_crops: wrong labels, and one vehicle on both sides)."""
+    audit leaves out and with the labels it corrects (runtime/audit.py: wrong labels, one vehicle on both
+    sides, mistyped train labels)."""
     folder = Path(root) / "br-plate-crops"
-    left_out = left_out_crops()
-    rows = _read_csv(folder / "labels.csv")
-    return [BrCrop(folder / "images" / r["file"], r["text"], r["kind"]) for r in rows if r["file"] not in left_out]
+    left_out, corrected = left_out_crops(), corrected_labels()
+    return [BrCrop(folder / "images" / r["file"], corrected.get(r["file"], r["text"]), r["kind"])
+            for r in _read_csv(folder / "labels.csv") if r["file"] not in left_out]
 
 
 def split_br_crops(items: list[BrCrop]) -> tuple[list[BrCrop], list[BrCrop]]:
