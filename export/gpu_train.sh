@@ -14,11 +14,12 @@
 # The device gives 15 minutes in all, the machine's start included, and 10 per command: the two runs
 # train for MINUTES, then checkpoint and stop (--minutes), and the rest of the command copies files.
 # Data is rendered by CPU workers (16 cores there: one main process and DETECTOR_WORKERS /
-# RECOGNIZER_WORKERS renderers each). One core here renders about 1.8 detector batches (24 crops) and 8
-# recognizer batches (64 crops) a second (`OMP_NUM_THREADS=1 python bench/bench_data.py --batches 12`, session 19: 1.8 / 7.9-8.6), so the detector
-# is bound by its renderers, about 15 steps/s with 9, and the recognizer by the GPU's steps. The step
-# counts are what MINUTES allows at those rates; a run cut short by the clock has not finished its
-# learning-rate schedule, which its log shows (its last step under --steps).
+# RECOGNIZER_WORKERS renderers each). One core here renders about 1.8 detector batches (24 crops)
+# and 8 recognizer batches (64 crops) a second (`OMP_NUM_THREADS=1 python bench/bench_data.py
+# --batches 12`, session 19), so the detector is bound by its renderers, about 15 steps/s with 9,
+# and the recognizer by the GPU's steps. The step counts are what MINUTES allows at those rates;
+# a run cut short by the clock has not finished its learning-rate schedule, which its log shows
+# (its last step under --steps).
 set -euo pipefail
 MINUTES=${MINUTES:-6.5}
 OUT=${OUT:-runs/gpu_out}

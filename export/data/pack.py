@@ -7,7 +7,8 @@ keeps the folder layout and tables the trainers read (so `--data carry/pack/data
 carry/pack/fonts` works unchanged) and shrinks what the trainers do not need as it is: the
 street frames re-encoded (JPEG quality --frame-quality, 28 MiB at 75 against 51), the plate
 crops without their EXIF blocks, and of the grey backgrounds only those the renderer draws (300 of
-1200, 6 MiB). With the checkout (10 MiB) and the two recovered checkpoints, about 55 MiB travel.
+1200, 7.7 MiB): 41 MiB in all. With the checkout (10 MiB) and the two recovered checkpoints (4 MiB),
+about 55 MiB travel.
 Training there sees frames a little more compressed than here; every figure that is reported
 is measured here, on the original data.
 """
