@@ -8,8 +8,9 @@
 # Then one device call: command `bash export/gpu_train.sh`, carry ["carry"], timeout_s 600.
 # $OUT (the device tool's folder of files that come back) receives each run's last.pt, which
 # resumes or exports here like any checkpoint, and its log:
-#   python -m export.to_onnx --detector DETECTOR_LAST --recognizer RECOGNIZER_LAST --data ../shared/data \
-#       --fonts ../shared/fonts --out /tmp/models   (a copy of models/, then score it with the usual commands)
+#   cp -r models /tmp/candidate && python -m export.to_onnx --detector DETECTOR_LAST \
+#       --recognizer RECOGNIZER_LAST --data ../shared/data --fonts ../shared/fonts --out /tmp/candidate
+#   bash bench/figures.sh /tmp/candidate dev    (choose on dev; val once, as README says)
 #
 # The device gives 15 minutes in all, the machine's start included, and 10 per command: the two runs
 # train for MINUTES, then checkpoint and stop (--minutes), and the rest of the command copies files.
