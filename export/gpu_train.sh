@@ -28,6 +28,10 @@ PACK=${PACK:-carry/pack}
 RUNS=${RUNS:-runs/gpu}
 PY=${PY:-python3}
 mkdir -p "$OUT" "$RUNS"
+# A lent machine whose torch cannot reach its GPU would spend the minutes training on the CPU: stop.
+"$PY" -c "import torch, sys; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), \
+torch.cuda.get_device_name(0) if torch.cuda.is_available() else ''); sys.exit(0 if torch.cuda.is_available() \
+or '${ALLOW_CPU:-}' else 1)"
 common=(--data "$PACK/data" --fonts "$PACK/fonts" --threads 1 --minutes "$MINUTES")
 export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
 
