@@ -69,6 +69,20 @@ def corrected_labels(table: Path = CROPS_TABLE) -> dict[str, str]:
     return {r["file"]: r["shows"] for r in _crop_audit(table) if r["verdict"] == CORRECTED}
 
 
+def audited_labels(rows: list[dict[str, str]], table: Path = CROPS_TABLE) -> list[dict[str, str]]:
+    """br-plate-crops label rows (labels.csv) as both splits use them: the crops the audit leaves
+    out dropped, the text a mistyped label's crop shows in its place."""
+    audit = {r["file"]: r for r in _crop_audit(table)}
+    kept = []
+    for row in rows:
+        found = audit.get(row["file"])
+        if found is None:
+            kept.append(row)
+        elif found["verdict"] == CORRECTED:
+            kept.append({**row, "text": found["shows"]})
+    return kept
+
+
 def audited_boxes(verdict: str, table: Path = TABLE) -> dict[str, np.ndarray]:
     """Frame file name -> its boxes with this verdict, (K,4) x, y, w, h float32."""
     if verdict not in VERDICTS:

@@ -90,8 +90,7 @@ class Detector:
             large = self.coarse(small, ratio, confidence, iou)
             rows = np.concatenate([rows, self.look_again(image, unseen(rows, large), ratio, confidence, iou)])
         if s.turned_views and not len(rows):  # a photo taken askew: no plate is level
-            found = self.turned_views(picture, box.ratio, confidence, iou)
-            rows = np.concatenate([rows, self.turned_only(image, unseen(rows, found), confidence, iou)])
+            rows = self.turned_only(image, self.turned_views(picture, box.ratio, confidence, iou), confidence, iou)
         # Two boxes of one plate (a turned plate's first-pass boxes overlap little) can be placed
         # by their looks onto the same plate: keep it once, best first.
         rows = rows[nms(rows[:, :4], rows[:, 4], iou)] if len(rows) else rows

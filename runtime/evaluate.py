@@ -35,7 +35,7 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
-from .audit import corrected_labels, left_out_crops, unboxed_plates
+from .audit import audited_labels, unboxed_plates
 from .crops import box_crop
 from .metrics import box_array, iou_xywh, match_boxes, normalise_text, text_accuracy, unboxed_hits, unmatched
 from .splits import VAL_VIDEOS, text_in_val
@@ -99,12 +99,10 @@ def load_br_crops(root: Path, split: str = "val") -> list[Sample]:
     """br-plate-crops: each image is one whole plate; split by text as export/data/real.py, less the
     crops the audit leaves out and with the labels it corrects (runtime/audit.py)."""
     folder = Path(root) / "br-plate-crops"
-    left_out, corrected = left_out_crops(), corrected_labels()
-    texts = {r["file"]: corrected.get(r["file"], r["text"]) for r in _read_csv(folder / "labels.csv")}
     return [
-        Sample(folder / "images" / name, (Label(None, text),))
-        for name, text in texts.items()
-        if _pick(split, text_in_val(text)) and name not in left_out
+        Sample(folder / "images" / r["file"], (Label(None, r["text"]),))
+        for r in audited_labels(_read_csv(folder / "labels.csv"))
+        if _pick(split, text_in_val(r["text"]))
     ]
 
 

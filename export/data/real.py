@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from runtime.audit import corrected_labels, left_out_crops, look_alikes, unboxed_plates
+from runtime.audit import audited_labels, look_alikes, unboxed_plates
 from runtime.splits import VAL_VIDEOS, text_in_val
 
 
@@ -72,9 +72,8 @@ def load_br_crops(root: Path) -> list[BrCrop]:
     audit leaves out and with the labels it corrects (runtime/audit.py: wrong labels, one vehicle on both
     sides, mistyped train labels)."""
     folder = Path(root) / "br-plate-crops"
-    left_out, corrected = left_out_crops(), corrected_labels()
-    return [BrCrop(folder / "images" / r["file"], corrected.get(r["file"], r["text"]), r["kind"])
-            for r in _read_csv(folder / "labels.csv") if r["file"] not in left_out]
+    return [BrCrop(folder / "images" / r["file"], r["text"], r["kind"])
+            for r in audited_labels(_read_csv(folder / "labels.csv"))]
 
 
 def split_br_crops(items: list[BrCrop]) -> tuple[list[BrCrop], list[BrCrop]]:
