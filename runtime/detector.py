@@ -28,7 +28,11 @@ from its own edges (runtime/roll.py), and one found turned is looked at again in
 turned to level it, where it looks like the plates the network learned from; of that look and
 the closer one, the plate that scores higher is kept, its corners mapped back to follow the
 turned plate so that the crop is cut level, and the other look's corners go with it: the reader
-reads both crops and keeps the surer reading (runtime/reader.py). A plate turned 20 degrees often scores under the
+reads both crops and keeps the surer reading (runtime/reader.py). A plate its pixels show turned
+less than that (level, most of them) is cut along the rectangle of its corners' centre and mean
+sides, turned by the roll its pixels show: the network says where a plate is and how large, its
+edges how it is turned (a detector trained on turned plates turns its corners on level ones too:
+docs/history.md, session 20). A plate turned 20 degrees often scores under the
 threshold in the first pass: a box there scoring at least `roll_confidence` is kept too where
 its pixels show it turned and the levelled look finds it. A plate turned 25 degrees or more the
 network does not find at all: where the level passes find no plate (a photo taken askew), the
@@ -46,7 +50,7 @@ from .boxes import Detection, candidates, decode, iou_one_to_many, nms, to_detec
 from .crops import plate_size, shrink
 from .letterbox import fit, place, resize
 from .manifest import DetectorSpec
-from .roll import is_turned, levelling, mapped, plate_roll
+from .roll import is_turned, levelling, mapped, plate_roll, squared
 
 X_COLUMNS = [0, 2, 5, 7, 9, 11]  # of a detection row: x1 y1 x2 y2 score tlx tly trx try brx bry blx bly
 Y_COLUMNS = [1, 3, 6, 8, 10, 12]
@@ -146,11 +150,19 @@ class Detector:
         turned to level it: the one whose plate scores higher, with the other's corners (a
         LOOKED-column row) for the reader to cut both and keep the surer reading: the score does
         not tell which crop reads better (the closer look scores a plate turned 10 degrees well
-        with level corners). None where neither finds it: seen closer, a look-alike (lettering, a
-        logo, a tail light) is no longer taken for a plate. The score stays the one its pass gave:
+        with level corners). A plate its pixels show level keeps the closer look's corners squared
+        to that roll (roll.squared). None where neither finds it: seen closer, a look-alike (lettering,
+        a logo, a tail light) is no longer taken for a plate. The score stays the one its pass gave:
         the same plate, placed better."""
+        s = self.spec
+        angle = plate_roll(image, row[:4], s.roll_min_gain)
         found = self.closer_look(image, row, ratio, confidence, iou)
-        other = self.turned_look(image, row, confidence, iou)
+        other = None
+        if is_turned(angle, s.min_roll):
+            other = self.level_look(image, row, angle, confidence, iou)
+        elif found is not None:
+            found = found.copy()
+            found[5:13] = squared(found[5:13].reshape(4, 2), angle).reshape(8)
         if other is not None and (found is None or other[4] >= found[4]):
             found, other = other, found
         if found is None:

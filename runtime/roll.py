@@ -16,6 +16,8 @@ import math
 import cv2
 import numpy as np
 
+from .crops import plate_size
+
 MAX_ROLL = 28  # degrees either way: the search's coarse grid; a plate beyond is left as found
 COARSE_STEP, FINE_STEP = 4, 1  # degrees: a coarse grid, then each whole degree around its best
 SAMPLE_HEIGHT = 24.0  # pixels: the plate's box is measured at this height (enough for its edges)
@@ -86,6 +88,17 @@ def plate_roll(image: np.ndarray, box: np.ndarray, min_gain: float) -> float:
     scores = unevenness(gray, centre, scale, fine, inner_w, inner_h)
     best = fine[int(scores.argmax())]
     return float(best) if scores.max() > 0 and scores.max() >= min_gain * unturned else 0.0  # flat: no lines
+
+
+def squared(corners: np.ndarray, angle: float) -> np.ndarray:
+    """The rectangle with a TL,TR,BR,BL quad's centre and mean side lengths, turned `angle` degrees
+    clockwise on screen: where a plate's pixels show its roll, the network's corners are trusted for
+    where the plate is and how large, not for how it is turned."""
+    width, height = plate_size(corners)
+    theta = math.radians(angle)
+    turn = np.array([[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]])
+    unit = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]]) * (width / 2, height / 2)
+    return (unit @ turn.T + corners.mean(axis=0)).astype(corners.dtype)
 
 
 def levelling(centre: tuple[float, float], angle: float, scale: float, width: int, height: int) -> np.ndarray:
