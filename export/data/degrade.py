@@ -339,6 +339,21 @@ def _effective_height(rng: np.random.Generator, two_line: bool, p_tiny: float = 
     return h * (1.5 if two_line else 1.0)
 
 
+def camera_view(rng: np.random.Generator, assets: Assets, plate: Plate,
+                readable: bool = False) -> tuple[np.ndarray, Corners]:
+    """A rendered plate as a camera shows it: dirt, its size, a context canvas, the camera model;
+    the canvas and the plate's corners in it. readable as for recognizer_sample."""
+    img = plate.image
+    if rng.random() < 0.3:
+        img = img.copy()
+        dirt(rng, img)
+    ph = _effective_height(rng, plate.two_line, 0.0 if readable else P_TINY)
+    canvas, corners = _composite(rng, assets, img, ph)
+    # Blur and noise scale with the character size; two-line plates have smaller characters.
+    canvas = camera(rng, canvas, corners, ph / 1.5 if plate.two_line else ph, 0.0 if readable else P_OCCLUDE)
+    return canvas, corners
+
+
 def recognizer_sample(rng: np.random.Generator, assets: Assets, width: int, height: int,
                       readable: bool = False) -> tuple[np.ndarray, str]:
     """One synthetic recognizer training crop (HxWx3 BGR uint8) and its text.
@@ -348,12 +363,5 @@ def recognizer_sample(rng: np.random.Generator, assets: Assets, width: int, heig
     defines the synthetic validation set that a recognizer can be asked to read almost fully.
     """
     plate = render_plate(rng, assets)
-    img = plate.image
-    if rng.random() < 0.3:
-        img = img.copy()
-        dirt(rng, img)
-    ph = _effective_height(rng, plate.two_line, 0.0 if readable else P_TINY)
-    canvas, corners = _composite(rng, assets, img, ph)
-    # Blur and noise scale with the character size; two-line plates have smaller characters.
-    canvas = camera(rng, canvas, corners, ph / 1.5 if plate.two_line else ph, 0.0 if readable else P_OCCLUDE)
+    canvas, corners = camera_view(rng, assets, plate, readable)
     return detector_crop(rng, canvas, corners, width, height), plate.text
