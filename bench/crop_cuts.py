@@ -21,23 +21,12 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from export.data.assets import load_assets  # noqa: E402
-from export.data.degrade import camera_view  # noqa: E402
+from export.data.degrade import camera_view, cut_short  # noqa: E402
 from export.data.plates import render_plate  # noqa: E402
 from runtime import PlateReader  # noqa: E402
 from runtime.evaluate import DEFAULT_DATA  # noqa: E402
 
 CUTS = (("none", 0.0), ("top", 0.04), ("top", 0.08), ("top", 0.12), ("bottom", 0.04), ("bottom", 0.08))
-
-
-def cut_short(corners: np.ndarray, edge: str, fraction: float) -> np.ndarray:
-    """TL,TR,BR,BL corners with the top or bottom edge moved `fraction` of the plate's height inward."""
-    quad = corners.astype(np.float32).copy()
-    down = (quad[3] - quad[0] + quad[2] - quad[1]) / 2
-    if edge == "top":
-        quad[:2] += fraction * down
-    elif edge == "bottom":
-        quad[2:] -= fraction * down
-    return quad
 
 
 def main() -> None:

@@ -72,6 +72,26 @@ def test_recognizer_sample_size(assets):
     assert (corners[:, 0] <= img.shape[1]).all() and (corners[:, 1] <= img.shape[0]).all()
 
 
+def test_a_quad_cut_short_loses_that_part_of_its_height_on_one_edge_only():
+    from export.data.degrade import cut_short
+    quad = np.float32([[10, 20], [110, 30], [108, 80], [8, 70]])  # turned a little, 50 px tall
+    top, bottom = cut_short(quad, "top", 0.1), cut_short(quad, "bottom", 0.2)
+    np.testing.assert_allclose(top[2:], quad[2:])
+    np.testing.assert_allclose(bottom[:2], quad[:2])
+    np.testing.assert_allclose(top[:2] - quad[:2], [[-0.2, 5.0]] * 2, atol=1e-5)  # along the plate's sides
+    np.testing.assert_allclose(quad[2:] - bottom[2:], [[-0.4, 10.0]] * 2, atol=1e-5)
+
+
+def test_cut_training_crops_leave_the_validation_draws_alone(assets):
+    from export.data.degrade import recognizer_sample
+    plain = [recognizer_sample(np.random.default_rng(s), assets, 144, 48) for s in range(8)]
+    uncut = [recognizer_sample(np.random.default_rng(s), assets, 144, 48, p_cut=0.0) for s in range(8)]
+    cut = [recognizer_sample(np.random.default_rng(s), assets, 144, 48, p_cut=1.0) for s in range(8)]
+    assert all(a[0].tobytes() == b[0].tobytes() for a, b in zip(plain, uncut))
+    assert [t for _, t in cut] == [t for _, t in plain]
+    assert sum(a[0].tobytes() != c[0].tobytes() for a, c in zip(plain, cut)) >= 6
+
+
 def test_readable_plates_are_never_tiny():
     from export.data.degrade import _effective_height
     rng = np.random.default_rng(0)

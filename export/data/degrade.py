@@ -333,6 +333,9 @@ def detector_crop(rng: np.random.Generator, img: np.ndarray, corners: Corners, w
     return cv2.resize(img[ya:yb, xa:xb], (width, height), interpolation=cv2.INTER_LINEAR)
 
 
+MAX_CUT = 0.12  # of a plate's height: the most a training crop is cut short (recognizer_sample)
+
+
 def _effective_height(rng: np.random.Generator, two_line: bool, p_tiny: float = P_TINY) -> float:
     """Plate height in camera pixels: mostly 30-80 px (like the real crops), sometimes tiny."""
     h = rng.uniform(12, 30) if rng.random() < p_tiny else rng.uniform(30, 80)
@@ -354,14 +357,30 @@ def camera_view(rng: np.random.Generator, assets: Assets, plate: Plate,
     return canvas, corners
 
 
+def cut_short(corners: Corners, edge: str, fraction: float) -> Corners:
+    """TL,TR,BR,BL corners with the top or bottom edge moved `fraction` of the plate's height inward:
+    a detector's corners placed inside the plate (bench/crop_cuts.py)."""
+    quad = np.array(corners, np.float32)
+    down = (quad[3] - quad[0] + quad[2] - quad[1]) / 2
+    if edge == "top":
+        quad[:2] += fraction * down
+    elif edge == "bottom":
+        quad[2:] -= fraction * down
+    return quad
+
+
 def recognizer_sample(rng: np.random.Generator, assets: Assets, width: int, height: int,
-                      readable: bool = False) -> tuple[np.ndarray, str]:
+                      readable: bool = False, p_cut: float = 0.0) -> tuple[np.ndarray, str]:
     """One synthetic recognizer training crop (HxWx3 BGR uint8) and its text.
 
     readable=True leaves out the two draws that can make a plate unreadable on purpose (a plate
     under 30 px high, characters hidden by an occluder); every other degradation stays. It
     defines the synthetic validation set that a recognizer can be asked to read almost fully.
+    p_cut: the chance that the crop is cut up to MAX_CUT of the plate's height short at its top or
+    bottom, as a detector's corners inside the plate cut it (training; the validation sets keep 0).
     """
     plate = render_plate(rng, assets)
     canvas, corners = camera_view(rng, assets, plate, readable)
+    if p_cut and rng.random() < p_cut:
+        corners = cut_short(corners, "top" if rng.random() < 0.5 else "bottom", rng.uniform(0, MAX_CUT))
     return detector_crop(rng, canvas, corners, width, height), plate.text
