@@ -6,7 +6,7 @@ cut along their exact corners, and along corners whose top or bottom edge is mov
 A detector whose corners sit a few percent inside a plate's edge hands the recognizer such crops:
 the detector fine-tuned on turned plates in session 20 cut two-line plates 3 to 12% short of the
 shipped one's corners, and read them worse (docs/history.md). The crop is the plate's quad
-rectified to the recognizer's input, as runtime/crops.py cuts it with no margin.
+rectified to the recognizer's input by runtime/crops.py, with no margin.
 """
 from __future__ import annotations
 
@@ -17,13 +17,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from export.data.assets import load_assets  # noqa: E402
 from export.data.degrade import camera_view, cut_short  # noqa: E402
 from export.data.plates import render_plate  # noqa: E402
 from runtime import PlateReader  # noqa: E402
+from runtime.crops import rectify  # noqa: E402
 from runtime.evaluate import DEFAULT_DATA  # noqa: E402
 
 CUTS = (("none", 0.0), ("top", 0.04), ("top", 0.08), ("top", 0.12), ("bottom", 0.04), ("bottom", 0.08))
@@ -41,7 +41,6 @@ def main() -> None:
     assets = load_assets(args.data, args.fonts)
     reader = PlateReader(args.models, providers="cpu", threads=args.threads)
     width, height = reader.recognizer.spec.width, reader.recognizer.spec.height
-    target = np.float32([[0, 0], [width, 0], [width, height], [0, height]])
     print(f"plates read exactly of {args.count} rendered per layout (seed {args.seed}), cut along their corners")
     print("| layout | " + " | ".join(f"{edge} {fraction:.0%}" if fraction else "exact" for edge, fraction in CUTS) + " |")
     print("|---" * (len(CUTS) + 1) + "|")
@@ -53,9 +52,7 @@ def main() -> None:
             views.append((*camera_view(rng, assets, plate, readable=True), plate.text))
         row = []
         for edge, fraction in CUTS:
-            crops = [cv2.warpPerspective(canvas, cv2.getPerspectiveTransform(cut_short(corners, edge, fraction), target),
-                                         (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-                     for canvas, corners, _ in views]
+            crops = [rectify(canvas, cut_short(corners, edge, fraction), width, height) for canvas, corners, _ in views]
             row.append(sum(r.text == text for r, (_, _, text) in zip(reader.recognizer(crops), views)))
         print(f"| {'two' if two_line else 'one'}-line | " + " | ".join(map(str, row)) + " |")
 

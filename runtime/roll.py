@@ -95,10 +95,9 @@ def squared(corners: np.ndarray, angle: float) -> np.ndarray:
     clockwise on screen: where a plate's pixels show its roll, the network's corners are trusted for
     where the plate is and how large, not for how it is turned."""
     width, height = plate_size(corners)
-    theta = math.radians(angle)
-    turn = np.array([[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]])
-    unit = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]]) * (width / 2, height / 2)
-    return (unit @ turn.T + corners.mean(axis=0)).astype(corners.dtype)
+    centre = corners.mean(axis=0)
+    level = centre + np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]]) * (width / 2, height / 2)
+    return mapped(level, cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), -angle, 1.0)).astype(corners.dtype)
 
 
 def levelling(centre: tuple[float, float], angle: float, scale: float, width: int, height: int) -> np.ndarray:
