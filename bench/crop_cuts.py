@@ -1,5 +1,5 @@
 """How the recognizer reads plates cut short: rendered plates (readable draws, one- and two-line)
-cut along their exact corners, and along corners whose top or bottom edge is moved into the plate.
+cut along their exact corners, and along corners whose top, bottom or both edges are moved into the plate.
 
     python bench/crop_cuts.py [--data ../shared/data] [--fonts ../shared/fonts] [--models DIR] [--count 300]
 
@@ -26,7 +26,7 @@ from runtime import PlateReader  # noqa: E402
 from runtime.crops import rectify  # noqa: E402
 from runtime.evaluate import DEFAULT_DATA  # noqa: E402
 
-CUTS = (("none", 0.0), ("top", 0.04), ("top", 0.08), ("top", 0.12), ("bottom", 0.04), ("bottom", 0.08))
+CUTS = (("none", 0.0), ("top", 0.04), ("top", 0.08), ("top", 0.12), ("bottom", 0.04), ("bottom", 0.08), ("both", 0.08))
 
 
 def main() -> None:

@@ -72,14 +72,15 @@ def test_recognizer_sample_size(assets):
     assert (corners[:, 0] <= img.shape[1]).all() and (corners[:, 1] <= img.shape[0]).all()
 
 
-def test_a_quad_cut_short_loses_that_part_of_its_height_on_one_edge_only():
+def test_a_quad_cut_short_loses_that_part_of_its_height_on_the_edges_named():
     from export.data.degrade import cut_short
     quad = np.float32([[10, 20], [110, 30], [108, 80], [8, 70]])  # turned a little, 50 px tall
-    top, bottom = cut_short(quad, "top", 0.1), cut_short(quad, "bottom", 0.2)
+    top, bottom, both = cut_short(quad, "top", 0.1), cut_short(quad, "bottom", 0.2), cut_short(quad, "both", 0.1)
     np.testing.assert_allclose(top[2:], quad[2:])
     np.testing.assert_allclose(bottom[:2], quad[:2])
     np.testing.assert_allclose(top[:2] - quad[:2], [[-0.2, 5.0]] * 2, atol=1e-5)  # along the plate's sides
     np.testing.assert_allclose(quad[2:] - bottom[2:], [[-0.4, 10.0]] * 2, atol=1e-5)
+    np.testing.assert_allclose(both, np.concatenate([top[:2], quad[2:] - (quad[2:] - bottom[2:]) / 2]), atol=1e-5)
 
 
 def test_cut_training_crops_leave_the_validation_draws_alone(assets):

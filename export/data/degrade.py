@@ -357,14 +357,18 @@ def camera_view(rng: np.random.Generator, assets: Assets, plate: Plate,
     return canvas, corners
 
 
+CUT_EDGES = ("top", "bottom", "both")
+
+
 def cut_short(corners: Corners, edge: str, fraction: float) -> Corners:
-    """TL,TR,BR,BL corners with the top or bottom edge moved `fraction` of the plate's height inward:
-    a detector's corners placed inside the plate (bench/crop_cuts.py)."""
+    """TL,TR,BR,BL corners with the top, the bottom or both edges moved `fraction` of the plate's
+    height inward: a detector's corners placed inside the plate (bench/crop_cuts.py). Both: a
+    detector that sees a two-line plate shorter than it is (docs/history.md, session 21)."""
     quad = np.array(corners, np.float32)
     down = (quad[3] - quad[0] + quad[2] - quad[1]) / 2
-    if edge == "top":
+    if edge in ("top", "both"):
         quad[:2] += fraction * down
-    elif edge == "bottom":
+    if edge in ("bottom", "both"):
         quad[2:] -= fraction * down
     return quad
 
@@ -376,11 +380,11 @@ def recognizer_sample(rng: np.random.Generator, assets: Assets, width: int, heig
     readable=True leaves out the two draws that can make a plate unreadable on purpose (a plate
     under 30 px high, characters hidden by an occluder); every other degradation stays. It
     defines the synthetic validation set that a recognizer can be asked to read almost fully.
-    p_cut: the chance that the crop is cut up to MAX_CUT of the plate's height short at its top or
-    bottom, as a detector's corners inside the plate cut it (training; the validation sets keep 0).
+    p_cut: the chance that the crop is cut up to MAX_CUT of the plate's height short at its top, its
+    bottom or both, as a detector's corners inside the plate cut it (training; the validation sets keep 0).
     """
     plate = render_plate(rng, assets)
     canvas, corners = camera_view(rng, assets, plate, readable)
     if p_cut and rng.random() < p_cut:
-        corners = cut_short(corners, "top" if rng.random() < 0.5 else "bottom", rng.uniform(0, MAX_CUT))
+        corners = cut_short(corners, CUT_EDGES[rng.integers(3)], rng.uniform(0, MAX_CUT))
     return detector_crop(rng, canvas, corners, width, height), plate.text
