@@ -29,10 +29,10 @@ turned to level it, where it looks like the plates the network learned from; of 
 the closer one, the plate that scores higher is kept, its corners mapped back to follow the
 turned plate so that the crop is cut level, and the other look's corners go with it: the reader
 reads both crops and keeps the surer reading (runtime/reader.py). A plate its pixels show turned
-less than that (level, most of them) is cut along the rectangle of its corners' centre and mean
-sides, turned by the roll its pixels show: the network says where a plate is and how large, its
-edges how it is turned (a detector trained on turned plates turns its corners on level ones too:
-docs/history.md, session 20). A plate turned 20 degrees often scores under the
+less than that (level, most of them) is cut along the rectangle turned by the roll its pixels
+show that its box bounds: the box says where a plate is and how large, its edges how it is turned
+(a detector trained on turned plates turns its corners on level ones too, and the corner head puts
+a two-line plate's edges inside it: docs/history.md, sessions 20 and 21). A plate turned 20 degrees often scores under the
 threshold in the first pass: a box there scoring at least `roll_confidence` is kept too where
 its pixels show it turned and the levelled look finds it. A plate turned 25 degrees or more the
 network does not find at all: where the level passes find no plate (a photo taken askew), the
@@ -50,7 +50,7 @@ from .boxes import Detection, candidates, decode, iou_one_to_many, nms, to_detec
 from .crops import plate_size, shrink
 from .letterbox import fit, place, resize
 from .manifest import DetectorSpec
-from .roll import is_turned, levelling, mapped, plate_roll, squared
+from .roll import boxed, is_turned, levelling, mapped, plate_roll
 
 X_COLUMNS = [0, 2, 5, 7, 9, 11]  # of a detection row: x1 y1 x2 y2 score tlx tly trx try brx bry blx bly
 Y_COLUMNS = [1, 3, 6, 8, 10, 12]
@@ -150,8 +150,8 @@ class Detector:
         turned to level it: the one whose plate scores higher, with the other's corners (a
         LOOKED-column row) for the reader to cut both and keep the surer reading: the score does
         not tell which crop reads better (the closer look scores a plate turned 10 degrees well
-        with level corners). A plate its pixels show level keeps the closer look's corners squared
-        to that roll (roll.squared). None where neither finds it: seen closer, a look-alike (lettering,
+        with level corners). A plate its pixels show level is cut along the rectangle turned by
+        that roll that the closer look's box bounds (roll.boxed). None where neither finds it: seen closer, a look-alike (lettering,
         a logo, a tail light) is no longer taken for a plate. The score stays the one its pass gave:
         the same plate, placed better."""
         s = self.spec
@@ -162,7 +162,7 @@ class Detector:
             other = self.level_look(image, row, angle, confidence, iou)
         elif found is not None:
             found = found.copy()
-            found[5:13] = squared(found[5:13].reshape(4, 2), angle).reshape(8)
+            found[5:13] = boxed(found[:4], angle).reshape(8)
         if other is not None and (found is None or other[4] >= found[4]):
             found, other = other, found
         if found is None:

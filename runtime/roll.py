@@ -16,8 +16,6 @@ import math
 import cv2
 import numpy as np
 
-from .crops import plate_size
-
 MAX_ROLL = 28  # degrees either way: the search's coarse grid; a plate beyond is left as found
 COARSE_STEP, FINE_STEP = 4, 1  # degrees: a coarse grid, then each whole degree around its best
 SAMPLE_HEIGHT = 24.0  # pixels: the plate's box is measured at this height (enough for its edges)
@@ -90,14 +88,20 @@ def plate_roll(image: np.ndarray, box: np.ndarray, min_gain: float) -> float:
     return float(best) if scores.max() > 0 and scores.max() >= min_gain * unturned else 0.0  # flat: no lines
 
 
-def squared(corners: np.ndarray, angle: float) -> np.ndarray:
-    """The rectangle with a TL,TR,BR,BL quad's centre and mean side lengths, turned `angle` degrees
-    clockwise on screen: where a plate's pixels show its roll, the network's corners are trusted for
-    where the plate is and how large, not for how it is turned."""
-    width, height = plate_size(corners)
-    centre = corners.mean(axis=0)
+def boxed(box: np.ndarray, angle: float) -> np.ndarray:
+    """TL,TR,BR,BL of the rectangle turned `angle` degrees clockwise on screen that the box (x1, y1,
+    x2, y2) bounds: where a plate's pixels show its roll, its box tells where it is and how large.
+    The network's corner head places a two-line plate's top and bottom edges up to a tenth of its
+    height inside it, and its box head does not (docs/history.md, session 21)."""
+    cos, sin = math.cos(math.radians(angle)), math.fabs(math.sin(math.radians(angle)))
+    box_width, box_height = float(box[2] - box[0]), float(box[3] - box[1])
+    # A w x h rectangle turned by angle spans w cos + h sin across and w sin + h cos down.
+    det = cos * cos - sin * sin
+    width = max((cos * box_width - sin * box_height) / det, 1.0)
+    height = max((cos * box_height - sin * box_width) / det, 1.0)
+    centre = np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2], np.float64)
     level = centre + np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]]) * (width / 2, height / 2)
-    return mapped(level, cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), -angle, 1.0)).astype(corners.dtype)
+    return mapped(level, cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), -angle, 1.0))
 
 
 def levelling(centre: tuple[float, float], angle: float, scale: float, width: int, height: int) -> np.ndarray:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from runtime.detector import levelled
-from runtime.roll import is_turned, mapped, plate_roll, squared
+from runtime.roll import boxed, is_turned, mapped, plate_roll
 
 PLATE_W, PLATE_H = 300, 100
 CENTRE = (640.0, 360.0)
@@ -107,13 +107,10 @@ def test_a_box_found_in_a_turned_view_comes_back_turned(angle: float) -> None:
 
 
 @pytest.mark.parametrize("roll", [0.0, 3.0, -12.0])
-def test_squared_corners_keep_the_plate_where_and_as_large_but_take_the_measured_roll(roll: float) -> None:
+def test_a_boxed_plate_is_the_turned_rectangle_its_box_bounds(roll: float) -> None:
     _, _, corners = turned_into_frame(drawn_plate(), roll)
-    skewed = corners + np.float64([[0, -6], [2, 5], [-1, 7], [3, -4]])  # a network's corners, turned wrong
-    square = squared(skewed, roll)
-    np.testing.assert_allclose(square, corners, atol=5.0)
-    np.testing.assert_allclose(square.mean(axis=0), skewed.mean(axis=0), atol=1e-6)
-    top = square[1] - square[0]
+    box = np.array([*corners.min(axis=0), *corners.max(axis=0)])
+    rectangle = boxed(box, roll)
+    np.testing.assert_allclose(rectangle, corners, atol=1e-6)  # the plate itself, whatever its corners said
+    top = rectangle[1] - rectangle[0]
     assert math.degrees(math.atan2(top[1], top[0])) == pytest.approx(roll, abs=1e-6)
-    sides = np.linalg.norm(square - np.roll(square, -1, axis=0), axis=1)
-    np.testing.assert_allclose(sides, [sides[0], sides[1]] * 2, rtol=1e-9)  # a rectangle
