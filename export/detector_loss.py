@@ -18,7 +18,8 @@ from export.detector import decode_boxes, flatten_maps
 
 # Plate widths (input pixels) each level is responsible for; neighbours overlap.
 LEVEL_WIDTHS = {8: (0.0, 96.0), 16: (48.0, 192.0), 32: (128.0, 1e9)}
-BOX_WEIGHT, CORNER_WEIGHT = 5.0, 1.0
+BOX_WEIGHT, CORNER_WEIGHT = 5.0, 2.0
+CORNER_BETA = 0.02  # of the plate's height: where the corner loss turns from quadratic to linear
 
 
 @dataclass
@@ -84,7 +85,7 @@ def giou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def detection_loss(maps: list[torch.Tensor], batch: list[Targets]) -> tuple[torch.Tensor, dict[str, float]]:
-    """Objectness BCE over all cells per positive, GIoU on positives, smooth-L1 on known corners."""
+    """Objectness BCE over all cells per positive, GIoU on positives, corner_loss on known corners."""
     preds, centres, strides = flatten_maps(maps)
     cpu_centres, cpu_strides = centres.cpu(), strides.cpu()
     owners = torch.stack([assign(t, cpu_centres, cpu_strides) for t in batch]).to(preds.device)  # [N,A]
@@ -108,9 +109,23 @@ def detection_loss(maps: list[torch.Tensor], batch: list[Targets]) -> tuple[torc
 
     known = ~torch.isnan(true_corners[:, 0])
     if known.any():
-        offsets = (true_corners[known].reshape(-1, 4, 2) - cell_centres[known, None]) / cell_strides[known, None, None]
-        corner_loss = F.smooth_l1_loss(cell_preds[known, 5:13], offsets.flatten(1))
+        corner = corner_loss(cell_preds[known, 5:13], true_corners[known].reshape(-1, 4, 2),
+                             cell_centres[known], cell_strides[known])
     else:
-        corner_loss = preds.sum() * 0.0
-    total = objectness + BOX_WEIGHT * box_loss + CORNER_WEIGHT * corner_loss
-    return total, {"obj": objectness.item(), "box": box_loss.item(), "corner": corner_loss.item(), "pos": num_pos}
+        corner = preds.sum() * 0.0
+    total = objectness + BOX_WEIGHT * box_loss + CORNER_WEIGHT * corner
+    return total, {"obj": objectness.item(), "box": box_loss.item(), "corner": corner.item(), "pos": num_pos}
+
+
+def corner_loss(offsets: torch.Tensor, corners: torch.Tensor, centres: torch.Tensor, strides: torch.Tensor) -> torch.Tensor:
+    """Smooth-L1 of the predicted corners' error in units of the plate's height.
+
+    offsets [P,8]: the head's corner outputs (stride units from the cell centre); corners [P,4,2]
+    TL,TR,BR,BL in input pixels. Measured in strides, an error of a fifth of a small plate's
+    height cost almost nothing, and a crop cut that short at the top or bottom is misread
+    (bench/crop_cuts.py); in plate heights every plate's corners count alike.
+    """
+    height = ((corners[:, 3] - corners[:, 0]).norm(dim=1) + (corners[:, 2] - corners[:, 1]).norm(dim=1)) / 2
+    scale = strides / height.clamp(min=2.0)  # plate heights per stride
+    error = (offsets - ((corners - centres[:, None]) / strides[:, None, None]).flatten(1)) * scale[:, None]
+    return F.smooth_l1_loss(error, torch.zeros_like(error), beta=CORNER_BETA)

@@ -1,4 +1,5 @@
-"""The detector loss leaves plates without a box out of the background, and only them."""
+"""The detector loss leaves plates without a box out of the background, and only them; it weighs
+corner errors by the plate's height."""
 from __future__ import annotations
 
 import math
@@ -10,7 +11,7 @@ torch = pytest.importorskip("torch")
 
 from export.detector import MAX_LOG_SIDE, STRIDES, decode_boxes, decode_corners, flatten_maps  # noqa: E402
 from runtime.boxes import decode  # noqa: E402
-from export.detector_loss import Targets, detection_loss, ignored  # noqa: E402
+from export.detector_loss import CORNER_BETA, Targets, corner_loss, detection_loss, ignored  # noqa: E402
 
 SIZE = 64  # a 64x64 input: 8x8, 4x4 and 2x2 cells
 
@@ -88,3 +89,25 @@ def test_the_runtime_decodes_as_the_loss_does() -> None:
     got = decode([m[0].numpy() for m in maps], STRIDES, 0.0, MAX_LOG_SIDE)
     assert got.shape == want.shape
     assert np.allclose(got, want, rtol=1e-5, atol=1e-3)
+
+
+def _plate_corners(height: float) -> torch.Tensor:
+    """TL,TR,BR,BL of a level plate three times as wide as high, its centre at (32, 32)."""
+    w, h = 1.5 * height, height / 2
+    return torch.tensor([[[32 - w, 32 - h], [32 + w, 32 - h], [32 + w, 32 + h], [32 - w, 32 + h]]])
+
+
+@pytest.mark.parametrize("stride", [8.0, 16.0])
+def test_the_corner_loss_counts_a_share_of_the_plate_s_height_alike_on_every_plate(stride: float) -> None:
+    centre, strides = torch.tensor([[30.0, 30.0]]), torch.tensor([stride])
+    costs = []
+    for height in (8.0, 40.0):
+        corners = _plate_corners(height)
+        exact = ((corners - centre[:, None]) / stride).flatten(1)
+        assert corner_loss(exact, corners, centre, strides).item() == 0.0
+        bottom_in = exact.clone()
+        bottom_in[:, [5, 7]] -= 0.05 * height / stride  # BR and BL 5% of the height up: a crop cut short
+        costs.append(corner_loss(bottom_in, corners, centre, strides).item())
+    # 2 of 8 coordinates 0.05 off, past the quadratic zone: (0.05 - beta / 2) * 2 / 8, whatever the plate's size
+    assert costs[0] == pytest.approx(costs[1], rel=1e-4)
+    assert costs[0] == pytest.approx((0.05 - CORNER_BETA / 2) / 4, rel=1e-4)
