@@ -32,8 +32,8 @@ reads both crops and keeps the surer reading (runtime/reader.py). A plate its pi
 less than that (level, most of them) is cut along the rectangle turned by the roll its pixels
 show that its box bounds: the box says where a plate is and how large, its edges how it is turned
 (a detector trained on turned plates turns its corners on level ones too, and the corner head puts
-a two-line plate's edges inside it: docs/history.md, sessions 20 and 21). A plate turned 20 degrees often scores under the
-threshold in the first pass: a box there scoring at least `roll_confidence` is kept too where
+a two-line plate's edges inside it: docs/history.md, sessions 20 and 21). A plate turned 20
+degrees often scores under the threshold in the first pass: a box there scoring at least `roll_confidence` is kept too where
 its pixels show it turned and the levelled look finds it. A plate turned 25 degrees or more the
 network does not find at all: where the level passes find no plate (a photo taken askew), the
 picture is also seen turned by each of `turned_views` degrees, where such a plate is near level,
@@ -151,9 +151,9 @@ class Detector:
         LOOKED-column row) for the reader to cut both and keep the surer reading: the score does
         not tell which crop reads better (the closer look scores a plate turned 10 degrees well
         with level corners). A plate its pixels show level is cut along the rectangle turned by
-        that roll that the closer look's box bounds (roll.boxed). None where neither finds it: seen closer, a look-alike (lettering,
-        a logo, a tail light) is no longer taken for a plate. The score stays the one its pass gave:
-        the same plate, placed better."""
+        that roll that the closer look's box bounds (roll.boxed). None where neither finds it:
+        seen closer, a look-alike (lettering, a logo, a tail light) is no longer taken for a plate.
+        The score stays the one its pass gave: the same plate, placed better."""
         s = self.spec
         angle = plate_roll(image, row[:4], s.roll_min_gain)
         found = self.closer_look(image, row, ratio, confidence, iou)
