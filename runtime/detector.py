@@ -33,8 +33,8 @@ less than that (level, most of them) is cut along the rectangle turned by the ro
 show that its box bounds: the box says where a plate is and how large, its edges how it is turned
 (a detector trained on turned plates turns its corners on level ones too, and the corner head puts
 a two-line plate's edges inside it: docs/history.md, sessions 20 and 21). A plate turned 20
-degrees often scores under the threshold in the first pass: a box there scoring at least `roll_confidence` is kept too where
-its pixels show it turned and the levelled look finds it. A plate turned 25 degrees or more the
+degrees often scores under the threshold in the first pass: a box there scoring at least
+`roll_confidence` is kept too where its pixels show it turned and the levelled look finds it. A plate turned 25 degrees or more the
 network does not find at all: where the level passes find no plate (a photo taken askew), the
 picture is also seen turned by each of `turned_views` degrees, where such a plate is near level,
 and what is found there is kept as such a first-pass box is. The roll thresholds come from the

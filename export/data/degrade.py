@@ -333,9 +333,6 @@ def detector_crop(rng: np.random.Generator, img: np.ndarray, corners: Corners, w
     return cv2.resize(img[ya:yb, xa:xb], (width, height), interpolation=cv2.INTER_LINEAR)
 
 
-MAX_CUT = 0.12  # of a plate's height: the most a training crop is cut short (recognizer_sample)
-
-
 def _effective_height(rng: np.random.Generator, two_line: bool, p_tiny: float = P_TINY) -> float:
     """Plate height in camera pixels: mostly 30-80 px (like the real crops), sometimes tiny."""
     h = rng.uniform(12, 30) if rng.random() < p_tiny else rng.uniform(30, 80)
@@ -358,6 +355,7 @@ def camera_view(rng: np.random.Generator, assets: Assets, plate: Plate,
 
 
 CUT_EDGES = ("top", "bottom", "both")
+MAX_CUT = 0.12  # of a plate's height: the most a training crop is cut short (recognizer_sample)
 
 
 def cut_short(corners: Corners, edge: str, fraction: float) -> Corners:
@@ -386,5 +384,5 @@ def recognizer_sample(rng: np.random.Generator, assets: Assets, width: int, heig
     plate = render_plate(rng, assets)
     canvas, corners = camera_view(rng, assets, plate, readable)
     if p_cut and rng.random() < p_cut:
-        corners = cut_short(corners, CUT_EDGES[rng.integers(3)], rng.uniform(0, MAX_CUT))
+        corners = cut_short(corners, CUT_EDGES[rng.integers(len(CUT_EDGES))], rng.uniform(0, MAX_CUT))
     return detector_crop(rng, canvas, corners, width, height), plate.text
