@@ -24,8 +24,10 @@ measures them.
 A plate turned in the image plane (a phone held askew, a sloping street) comes out of the
 network as a level box with level corners, so its crop shows the characters sloping and reads
 badly (bench/street_plates.py --roll). Each plate a pass found is therefore measured for roll
-from its own edges (runtime/roll.py), and one found turned is looked at again in a window
-turned to level it, where it looks like the plates the network learned from; of that look and
+from its own edges (runtime/roll.py), or from the network's corners where its edges are too
+faint to tell (session 22: street train turned 10 degrees read 539 -> 551), and one found turned
+is looked at again in a window turned to level it, where it looks like the plates the network
+learned from; of that look and
 the closer one, the plate that scores higher is kept, its corners mapped back to follow the
 turned plate so that the crop is cut level, and the other look's corners go with it: the reader
 reads both crops and keeps the surer reading (runtime/reader.py). A plate its pixels show turned
@@ -50,7 +52,7 @@ from .boxes import Detection, candidates, decode, iou_one_to_many, nms, to_detec
 from .crops import plate_size, shrink
 from .letterbox import fit, place, resize
 from .manifest import DetectorSpec
-from .roll import boxed, is_turned, levelling, mapped, plate_roll
+from .roll import boxed, corner_roll, is_turned, levelling, mapped, plate_roll
 
 X_COLUMNS = [0, 2, 5, 7, 9, 11]  # of a detection row: x1 y1 x2 y2 score tlx tly trx try brx bry blx bly
 Y_COLUMNS = [1, 3, 6, 8, 10, 12]
@@ -155,8 +157,8 @@ class Detector:
         seen closer, a look-alike (lettering, a logo, a tail light) is no longer taken for a plate.
         The score stays the one its pass gave: the same plate, placed better."""
         s = self.spec
-        angle = plate_roll(image, row[:4], s.roll_min_gain)
         found = self.closer_look(image, row, ratio, confidence, iou)
+        angle = self.roll(image, row if found is None else found)
         other = None
         if is_turned(angle, s.min_roll):
             other = self.level_look(image, row, angle, confidence, iou)
@@ -220,8 +222,14 @@ class Detector:
         """The levelled look's row for a plate its pixels show turned (runtime/roll.py); None for a
         plate turned less than min_roll, or one the levelled look does not find."""
         s = self.spec
-        angle = plate_roll(image, row[:4], s.roll_min_gain)
+        angle = self.roll(image, row)
         return self.level_look(image, row, angle, confidence, iou) if is_turned(angle, s.min_roll) else None
+
+    def roll(self, image: np.ndarray, row: np.ndarray) -> float:
+        """Degrees a row's plate is turned: as its pixels show it (runtime/roll.py), or where they
+        cannot tell (a faint or blown-out plate), as the network's corners do."""
+        angle = plate_roll(image, row[:4], self.spec.roll_min_gain)
+        return corner_roll(row[5:13]) if angle is None else angle
 
     def level_look(self, image: np.ndarray, row: np.ndarray, angle: float, confidence: float,
                    iou: float) -> np.ndarray | None:

@@ -1,13 +1,13 @@
 """How far a plate is turned in the image plane, read from its pixels, and the window that levels it.
 
-The detector's corners do not follow a plate's roll: its training plates were seldom turned
-more than a few degrees, and a plate turned 10 degrees comes out of it as a level quad, its
-characters sloping across the crop (bench/street_plates.py --roll). The roll is measured here
-instead, from the plate's own edges: turned the right way, the plate's top and bottom edges and
-the tops and feet of its characters line up along rows, and its character strokes along
-columns, so the row and column sums of the edges are at their most uneven. The detector then
-looks again at the plate in a window turned by that angle, where it is level, as the plates it
-learned from were (runtime/detector.py).
+The detector's first networks did not follow a plate's roll (a plate turned 10 degrees came out
+as a level quad), and the ones trained on turned plates since (session 20) turn their corners on
+level plates too. The roll is measured here from the plate's own edges: turned the right way,
+the plate's top and bottom edges and the tops and feet of its characters line up along rows,
+and its character strokes along columns, so the row and column sums of the edges are at their
+most uneven. Where a faint or blown-out plate's edges cannot tell, the network's corners do
+(corner_roll). The detector then looks again at the plate in a window turned by that angle,
+where it is level, as most plates it learned from were (runtime/detector.py).
 """
 from __future__ import annotations
 
@@ -57,12 +57,13 @@ def variation(sums: np.ndarray) -> np.ndarray:
     return (sums.std(axis=1) / (sums.mean(axis=1) + 1e-6)) ** 2
 
 
-def plate_roll(image: np.ndarray, box: np.ndarray, min_gain: float) -> float:
-    """Degrees the plate in box (x1, y1, x2, y2, original pixels) is turned clockwise on screen;
-    0 for a level plate, for one whose best angle makes its edge sums less than `min_gain`
-    times as uneven as unturned (texture, not a turned plate), and for a flat region (a blown-out
-    plate, the letterbox grey), which every angle leaves even. Measured on the box's inner part
-    shrunk to SAMPLE_HEIGHT pixels, on a coarse grid of angles then to the degree."""
+def plate_roll(image: np.ndarray, box: np.ndarray, min_gain: float) -> float | None:
+    """Degrees the plate in box (x1, y1, x2, y2, original pixels) is turned clockwise on screen:
+    0 for a plate whose edges line up best unturned. None where its pixels cannot tell: the best
+    angle makes its edge sums less than `min_gain` times as uneven as unturned (a faint plate, or
+    texture), or the region is flat (a blown-out plate, the letterbox grey) and every angle
+    leaves it even. Measured on the box's inner part shrunk to SAMPLE_HEIGHT pixels, on a coarse
+    grid of angles then to the degree."""
     x1, y1, x2, y2 = (float(v) for v in box[:4])
     width, height = max(x2 - x1, 1.0), max(y2 - y1, 1.0)
     scale = SAMPLE_HEIGHT / height
@@ -72,7 +73,7 @@ def plate_roll(image: np.ndarray, box: np.ndarray, min_gain: float) -> float:
     left, top = max(int(cx - reach), 0), max(int(cy - reach), 0)
     region = image[top:max(int(cy + reach), top + 1), left:max(int(cx + reach), left + 1)]
     if region.size == 0:
-        return 0.0
+        return None
     gray = cv2.cvtColor(region, cv2.COLOR_BGR2GRAY) if region.ndim == 3 else region
     centre = (cx - left, cy - top)
     if scale < 1:  # shrink once, by averaging, rather than in every warp
@@ -81,11 +82,23 @@ def plate_roll(image: np.ndarray, box: np.ndarray, min_gain: float) -> float:
 
     coarse = tuple(range(-MAX_ROLL, MAX_ROLL + 1, COARSE_STEP))  # holds 0: the unturned score
     scores = unevenness(gray, centre, scale, coarse, inner_w, inner_h)
-    unturned, best = scores[coarse.index(0)], coarse[int(scores.argmax())]
-    fine = tuple(range(best - COARSE_STEP // 2, best + COARSE_STEP // 2 + 1, FINE_STEP))
+    unturned, coarse_best = scores[coarse.index(0)], coarse[int(scores.argmax())]
+    fine = tuple(range(coarse_best - COARSE_STEP // 2, coarse_best + COARSE_STEP // 2 + 1, FINE_STEP))
     scores = unevenness(gray, centre, scale, fine, inner_w, inner_h)
     best = fine[int(scores.argmax())]
-    return float(best) if scores.max() > 0 and scores.max() >= min_gain * unturned else 0.0  # flat: no lines
+    if scores.max() <= 0:
+        return None  # flat: no lines
+    if scores.max() >= min_gain * unturned:
+        return float(best)
+    return 0.0 if coarse_best == 0 else None  # lined up best unturned, or leaning too faintly to tell
+
+
+def corner_roll(corners: np.ndarray) -> float:
+    """Degrees clockwise on screen that corners TL, TR, BR, BL (8 values) are turned: the mean
+    slope of their top and bottom edges, the network's own reading of a plate's roll."""
+    tl, tr, br, bl = np.asarray(corners, np.float64).reshape(4, 2)
+    top, bottom = tr - tl, br - bl
+    return math.degrees(math.atan2(top[1] + bottom[1], top[0] + bottom[0]))
 
 
 def boxed(box: np.ndarray, angle: float) -> np.ndarray:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from runtime.detector import levelled
-from runtime.roll import boxed, is_turned, mapped, plate_roll
+from runtime.roll import boxed, corner_roll, is_turned, mapped, plate_roll
 
 PLATE_W, PLATE_H = 300, 100
 CENTRE = (640.0, 360.0)
@@ -49,19 +49,26 @@ def test_a_level_plate_is_not_turned() -> None:
     assert is_turned(MIN_ROLL, MIN_ROLL) and is_turned(-MIN_ROLL, MIN_ROLL) and not is_turned(MIN_ROLL - 0.5, MIN_ROLL)
 
 
-def test_texture_without_lines_is_not_measured_turned() -> None:
-    """Blotchy noise has no edges to line up: no angle makes its sums min_gain times as uneven."""
+def test_texture_without_lines_cannot_tell_a_roll() -> None:
+    """Blotchy noise has no edges to line up: no angle makes its sums min_gain times as uneven,
+    and its best angle is not the unturned one, so the pixels cannot tell (the corners will)."""
     rng = np.random.default_rng(5)
     frame = cv2.GaussianBlur(rng.integers(0, 256, (720, 1280, 3), dtype=np.uint8), (0, 0), 3)
     box = np.float32([490, 310, 790, 410])
-    assert plate_roll(frame, box, MIN_GAIN) == 0.0
-    assert plate_roll(frame, box, 1.0) != 0.0  # without the guard, some angle always wins
+    assert plate_roll(frame, box, MIN_GAIN) is None
+    assert plate_roll(frame, box, 1.0) not in (None, 0.0)  # without the guard, some angle always wins
 
 
-def test_a_flat_region_is_not_measured_turned() -> None:
+def test_a_flat_region_cannot_tell_a_roll() -> None:
     """A blown-out plate or the letterbox grey: every angle leaves it even, so none wins."""
     frame = np.full((720, 1280, 3), 255, np.uint8)
-    assert plate_roll(frame, np.float32([490, 310, 790, 410]), MIN_GAIN) == 0.0
+    assert plate_roll(frame, np.float32([490, 310, 790, 410]), MIN_GAIN) is None
+
+
+@pytest.mark.parametrize("roll", [-12.0, 0.0, 7.5])
+def test_the_corners_roll_is_the_slope_of_their_top_and_bottom_edges(roll: float) -> None:
+    corners = boxed(np.float32([100, 50, 300, 130]), roll)
+    assert abs(corner_roll(corners.reshape(8)) - roll) < 1e-6
 
 
 def test_a_small_plate_is_measured_too() -> None:
