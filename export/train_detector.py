@@ -104,16 +104,19 @@ def at_night(rng: np.random.Generator, scene: Scene) -> Scene:
     power, gain = rng.uniform(*NIGHT_POWER), rng.uniform(*NIGHT_GAIN)
     image = 255.0 * (source / 255.0) ** power * gain
     height, width = image.shape[:2]
-    quads = [p.corners if p.corners is not None else _box_quad(p.box) for p in scene.plates if rng.random() < P_LIT]
+    lit = [(p.corners if p.corners is not None else _box_quad(p.box), source)
+           for p in scene.plates if rng.random() < P_LIT]
     for _ in range(int(rng.integers(MAX_LIT_PATCHES + 1))):
         w = rng.uniform(0.05, 0.4) * width
         h = w / rng.uniform(1.0, 5.0)
         x, y = rng.uniform(-0.5 * w, width - 0.5 * w), rng.uniform(-0.5 * h, height - 0.5 * h)
-        quads.append(_box_quad((x, y, w, h)))
-    for quad in quads:
+        # Lit from the street blurred: a lit shape without characters (lettering lit under a patch
+        # would teach that a lit rectangle with characters, a plate, is not one).
+        lit.append((_box_quad((x, y, w, h)), cv2.GaussianBlur(source, (0, 0), max(h / 3, 1.0))))
+    for quad, surface in lit:
         mask = np.zeros((height, width), np.float32)
         cv2.fillConvexPoly(mask, np.round(quad * 16).astype(np.int32), 1.0, cv2.LINE_AA, shift=4)
-        lamp = (source - rng.uniform(*LAMP_FLOOR)) * rng.uniform(*LAMP_GAIN)
+        lamp = (surface - rng.uniform(*LAMP_FLOOR)) * rng.uniform(*LAMP_GAIN)
         image += (lamp - image) * mask[..., None]
     image += rng.normal(0.0, rng.uniform(1.0, 6.0), image.shape).astype(np.float32)
     image = np.clip(image, 0, 255).astype(np.uint8)
