@@ -61,7 +61,8 @@ MAX_SHRINK, MAX_INPUT_SCALE = 1280 / 768, 2.0
 # The network scores a plate turned in the image plane low and places level corners on it
 # (bench/street_plates.py --roll). The runtime measures each plate's roll from its edges
 # (runtime/roll.py): a plate turned at least ROLL_MIN degrees, where levelling it makes its edge
-# sums at least ROLL_MIN_GAIN times as uneven as they are unturned, is looked at again in a window
+# sums at least ROLL_MIN_GAIN times as uneven as they are unturned (where they lean less surely than
+# that, the network's corners give the roll: session 22), is looked at again in a window
 # turned to level it; and a first-pass box scoring at least ROLL_CANDIDATE_CONFIDENCE (under the
 # threshold) is kept where such a levelled look finds it. A levelled look's box must overlap the
 # pass's box at IoU ROLL_MIN_IOU (a faint level plate measured turned got a turned box around it).

@@ -66,7 +66,7 @@ class DetectorSpec:
     max_shrink: float  # a larger image gets a larger input, so it is shrunk at most this many times ...
     max_scale: float  # ... up to this many times the input on each side
     min_roll: float  # a plate measured turned this many degrees or more is looked at levelled (runtime/roll.py)
-    roll_min_gain: float  # when levelling makes its edge sums this many times as uneven
+    roll_min_gain: float  # when levelling makes its edge sums this many times as uneven (else the corners' roll)
     roll_confidence: float  # a first-pass box scoring this much (under the threshold) is kept if found levelled
     roll_min_iou: float  # and a levelled look's box must overlap the pass's box this much
     turned_views: tuple[float, ...]  # the picture is also seen turned by these angles (degrees) ...
