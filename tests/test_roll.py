@@ -65,6 +65,22 @@ def test_a_flat_region_cannot_tell_a_roll() -> None:
     assert plate_roll(frame, np.float32([490, 310, 790, 410]), MIN_GAIN) is None
 
 
+def test_where_the_pixels_cannot_tell_the_detector_takes_the_corners_roll() -> None:
+    """A blown-out plate has no edges to measure; the network's corners still say how it is turned.
+    Where the edges can tell, they win over corners that say otherwise."""
+    from types import SimpleNamespace
+
+    from runtime.detector import Detector
+    detector = SimpleNamespace(spec=SimpleNamespace(roll_min_gain=MIN_GAIN))
+    box = np.float32([490, 310, 790, 410])
+    row = np.concatenate([box, [0.9], boxed(box, 9.0).reshape(8)]).astype(np.float32)
+    blown_out = np.full((720, 1280, 3), 255, np.uint8)
+    assert abs(Detector.roll(detector, blown_out, row) - 9.0) < 1e-4
+    frame, plate_box, _ = turned_into_frame(drawn_plate(), -11.0)
+    row[:4] = plate_box
+    assert abs(Detector.roll(detector, frame, row) + 11.0) <= 2.0
+
+
 @pytest.mark.parametrize("roll", [-12.0, 0.0, 7.5])
 def test_the_corners_roll_is_the_slope_of_their_top_and_bottom_edges(roll: float) -> None:
     corners = boxed(np.float32([100, 50, 300, 130]), roll)
