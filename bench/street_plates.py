@@ -14,8 +14,8 @@ width. The frames' unboxed plates and look-alikes stay as they are, so precision
 
 --night: the same at night, as a camera with a lamp sees it: the frame darkened (a power curve
 that keeps what was bright bright) and each plate lit (its ground brighter, its characters as
-dark). A fixed draw of the detector training's night (export/train_detector.py::at_night);
-the plates and frames are still ones no training saw.
+dark); the plates and frames are still ones no training saw. The shipped detector was not
+trained on night scenes (session 22 tried it: docs/history.md).
 
 --roll DEG: every pasted plate turned in the image plane by DEG degrees (one plate clockwise,
 the next anticlockwise), as a phone held askew or a sloping street shows it; found means IoU

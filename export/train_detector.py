@@ -7,7 +7,7 @@ Each batch holds square crops (--size, default 320) of scenes: rendered Brazilia
 grey backgrounds and on real scenes-ro train frames (whose real boxes are kept, without
 corners; plates they show without a box are ignored, runtime/audit.py), plus 2x2 mosaics
 of half-size scenes (small plates, many contexts per image), horizontal flips (corners
-swapped so TL stays top-left), colour jitter and night (at_night). The network is fully convolutional, so
+swapped so TL stays top-left) and colour jitter. The network is fully convolutional, so
 crops train it for the full letterboxed input it runs on. A plate may fill 95% of its crop,
 and every 4th batch is cut at the input's height (448 px), so close-ups up to 425 px (more
 than half of the 768 px input) are trained at their own scale.
@@ -36,7 +36,7 @@ from torch.utils.data import IterableDataset
 
 from export.data.assets import Assets, load_assets
 from export.data.real import Frame, load_scenes_ro, split_scenes_ro
-from export.data.scenes import PlateLabel, Scene, ignore_blank, render_scene
+from export.data.scenes import PlateLabel, Scene, render_scene
 from export.detector import INPUT_HEIGHT, INPUT_WIDTH, MAX_LOG_SIDE, STRIDES, Detector
 from export.detector_loss import Targets, detection_loss
 from export.training import add_run_arguments, batches, start_run, stream_rng, to_tensor
@@ -52,11 +52,6 @@ MIN_SYNTHETIC_WIDTH = 40  # the spec's smallest plate in a 1280x720 frame
 CORNER_FLIP = [1, 0, 3, 2]  # TL,TR,BR,BL -> after a horizontal flip
 CROP_FILL = 0.95  # a close-up plate may fill the training crop nearly edge to edge
 LARGE_EVERY = 4  # every 4th batch is cut at the input's height (448): room for plates half the photo wide
-P_NIGHT = 0.2  # crops seen at night (at_night)
-NIGHT_POWER, NIGHT_GAIN = (1.5, 2.5), (0.3, 0.7)  # the street at night: (v / 255) ** power * gain
-LAMP_FLOOR, LAMP_GAIN = (10.0, 40.0), (1.2, 2.0)  # a surface under a lamp: (v - floor) * gain
-P_LIT = 0.85  # plates the lamp reaches; the others are as dark as their street
-MAX_LIT_PATCHES = 2  # other lit surfaces (signs, markings, reflectors), so that lit alone is not a plate
 
 
 def mosaic(rng: np.random.Generator, assets: Assets, size: int, frames: list[Frame]) -> Scene:
@@ -95,40 +90,6 @@ def colour_jitter(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
     return np.clip(image.astype(np.float32) * gain + rng.uniform(-20, 20), 0, 255).astype(np.uint8)
 
 
-def at_night(rng: np.random.Generator, scene: Scene) -> Scene:
-    """The scene at night as a camera with a lamp sees it: the street darkened by a power curve
-    (highlights stay brightest), most plates and a few other surfaces lit (their ground brighter,
-    dark characters no lighter: retroreflective sheeting under a headlight or infrared lamp), then
-    the sensor noise of a dark exposure. Plates left with no visible character are ignored."""
-    source = scene.image.astype(np.float32)
-    power, gain = rng.uniform(*NIGHT_POWER), rng.uniform(*NIGHT_GAIN)
-    image = 255.0 * (source / 255.0) ** power * gain
-    height, width = image.shape[:2]
-    lit = [(p.corners if p.corners is not None else _box_quad(p.box), source)
-           for p in scene.plates if rng.random() < P_LIT]
-    for _ in range(int(rng.integers(MAX_LIT_PATCHES + 1))):
-        w = rng.uniform(0.05, 0.4) * width
-        h = w / rng.uniform(1.0, 5.0)
-        x, y = rng.uniform(-0.5 * w, width - 0.5 * w), rng.uniform(-0.5 * h, height - 0.5 * h)
-        # Lit from the street blurred: a lit shape without characters (lettering lit under a patch
-        # would teach that a lit rectangle with characters, a plate, is not one).
-        lit.append((_box_quad((x, y, w, h)), cv2.GaussianBlur(source, (0, 0), max(h / 3, 1.0))))
-    for quad, surface in lit:
-        mask = np.zeros((height, width), np.float32)
-        cv2.fillConvexPoly(mask, np.round(quad * 16).astype(np.int32), 1.0, cv2.LINE_AA, shift=4)
-        lamp = (surface - rng.uniform(*LAMP_FLOOR)) * rng.uniform(*LAMP_GAIN)
-        image += (lamp - image) * mask[..., None]
-    image += rng.normal(0.0, rng.uniform(1.0, 6.0), image.shape).astype(np.float32)
-    image = np.clip(image, 0, 255).astype(np.uint8)
-    return Scene(image, ignore_blank(image, scene.plates))
-
-
-def _box_quad(box: tuple[float, float, float, float]) -> np.ndarray:
-    """The corners TL, TR, BR, BL of an x, y, w, h box."""
-    x, y, w, h = box
-    return np.float32([[x, y], [x + w, y], [x + w, y + h], [x, y + h]])
-
-
 def _xyxy(labels: list[PlateLabel]) -> torch.Tensor:
     return torch.tensor([[x, y, x + w, y + h] for x, y, w, h in (p.box for p in labels)], dtype=torch.float32).reshape(-1, 4)
 
@@ -150,8 +111,6 @@ def sample(rng: np.random.Generator, assets: Assets, size: int, frames: list[Fra
         scene = render_scene(rng, assets, size, size, frames, largest_plate=CROP_FILL * size)
     if rng.random() < 0.5:
         scene = flip(scene)
-    if rng.random() < P_NIGHT:
-        scene = at_night(rng, scene)
     return Scene(colour_jitter(rng, scene.image), scene.plates)
 
 

@@ -145,26 +145,6 @@ def test_detector_batches_cut_every_fourth_at_the_input_height(monkeypatch) -> N
     assert len(targets) == 2 and targets[0].boxes.shape == (0, 4)
 
 
-def test_at_night_darkens_the_street_lights_plates_and_ignores_blank_ones(monkeypatch) -> None:
-    from export import train_detector as module
-    from export.data.scenes import PlateLabel, Scene
-    monkeypatch.setattr(module, "P_LIT", 1.0)
-    monkeypatch.setattr(module, "MAX_LIT_PATCHES", 0)
-    image = np.full((200, 300, 3), 120, np.uint8)
-    image[40:80, 40:160] = 200  # a plate with dark characters
-    for x in range(50, 150, 16):
-        image[48:72, x:x + 6] = 30
-    image[120:160, 40:160] = 200  # a blank plate-shaped patch
-    quad = lambda x, y: np.float32([[x, y], [x + 120, y], [x + 120, y + 40], [x, y + 40]])  # noqa: E731
-    plates = [PlateLabel((40, 40, 120, 40), quad(40, 40)), PlateLabel((40, 120, 120, 40), quad(40, 120))]
-    night = module.at_night(np.random.default_rng(0), Scene(image, plates))
-    street, plate = night.image[:, 200:].mean(), night.image[44:76, 44:156]
-    assert street < 120 * 0.7
-    assert plate.max() > 200 and np.percentile(plate, 5) < 60  # ground lit, characters still dark
-    assert [p.ignore for p in night.plates] == [False, True]
-    assert [p.box for p in night.plates] == [p.box for p in plates]
-
-
 def test_validate_recognizer_scores_a_checkpoint_on_the_training_log_sets(tmp_path, monkeypatch, capsys) -> None:
     shared = Path(__file__).resolve().parents[2] / "shared"
     if not shared.is_dir():

@@ -455,7 +455,7 @@ def character_contrast(image: np.ndarray, corners: np.ndarray, height: int = 32)
     return float(band.mean(axis=0).std() * 4)
 
 
-def ignore_blank(image: np.ndarray, labels: list[PlateLabel]) -> list[PlateLabel]:
+def _ignore_blank(image: np.ndarray, labels: list[PlateLabel]) -> list[PlateLabel]:
     """Synthetic plates without a visible character become ignore labels."""
     return [replace(p, ignore=True) if p.corners is not None and not p.ignore
             and character_contrast(image, p.corners) < MIN_CHARACTER_CONTRAST else p for p in labels]
@@ -490,4 +490,4 @@ def render_scene(rng: np.random.Generator, assets: Assets, width: int = 640, hei
             labels.append(lb)
     _paste_distractors(rng, img, labels, rect, soft, largest)
     img = _degrade_scene(rng, img)
-    return Scene(img, ignore_blank(img, labels))
+    return Scene(img, _ignore_blank(img, labels))
