@@ -27,20 +27,20 @@ badly (bench/street_plates.py --roll). Each plate a pass found is therefore meas
 from its own edges (runtime/roll.py), or from the network's corners where its edges are too
 faint to tell (session 22: street train turned 10 degrees read 539 -> 551), and one found turned
 is looked at again in a window turned to level it, where it looks like the plates the network
-learned from; of that look and
-the closer one, the plate that scores higher is kept, its corners mapped back to follow the
-turned plate so that the crop is cut level, and the other look's corners go with it: the reader
-reads both crops and keeps the surer reading (runtime/reader.py). A plate its pixels show turned
-less than that (level, most of them) is cut along the rectangle turned by the roll its pixels
-show that its box bounds: the box says where a plate is and how large, its edges how it is turned
-(a detector trained on turned plates turns its corners on level ones too, and the corner head puts
-a two-line plate's edges inside it: docs/history.md, sessions 20 and 21). A plate turned 20
-degrees often scores under the threshold in the first pass: a box there scoring at least
-`roll_confidence` is kept too where its pixels show it turned and the levelled look finds it. A plate turned 25 degrees or more the
-network does not find at all: where the level passes find no plate (a photo taken askew), the
-picture is also seen turned by each of `turned_views` degrees, where such a plate is near level,
-and what is found there is kept as such a first-pass box is. The roll thresholds come from the
-manifest's roll_pass and were chosen on the train split of bench/street_plates.py.
+learned from; of that look and the closer one, the plate that scores higher is kept, its corners
+mapped back to follow the turned plate so that the crop is cut level, and the other look's
+corners go with it: the reader reads both crops and keeps the surer reading (runtime/reader.py).
+A plate its pixels show turned less than that (level, most of them) is cut along the rectangle
+turned by the roll its pixels show that its box bounds: the box says where a plate is and how
+large, its edges how it is turned (a detector trained on turned plates turns its corners on
+level ones too, and the corner head puts a two-line plate's edges inside it: docs/history.md,
+sessions 20 and 21). A plate turned 20 degrees often scores under the threshold in the first
+pass: a box there scoring at least `roll_confidence` is kept too where its pixels show it turned
+and the levelled look finds it. A plate turned 25 degrees or more the network does not find at
+all: where the level passes find no plate (a photo taken askew), the picture is also seen turned
+by each of `turned_views` degrees, where such a plate is near level, and what is found there is
+kept as such a first-pass box is. The roll thresholds come from the manifest's roll_pass and
+were chosen on the train split of bench/street_plates.py.
 """
 from __future__ import annotations
 
@@ -219,8 +219,8 @@ class Detector:
         return candidates(self.rows(blob, confidence), scale, confidence, iou)
 
     def turned_look(self, image: np.ndarray, row: np.ndarray, confidence: float, iou: float) -> np.ndarray | None:
-        """The levelled look's row for a plate its pixels show turned (runtime/roll.py); None for a
-        plate turned less than min_roll, or one the levelled look does not find."""
+        """The levelled look's row for a plate measured turned (Detector.roll); None for a plate
+        turned less than min_roll, or one the levelled look does not find."""
         s = self.spec
         angle = self.roll(image, row)
         return self.level_look(image, row, angle, confidence, iou) if is_turned(angle, s.min_roll) else None
