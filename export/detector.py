@@ -58,7 +58,7 @@ REFINE_MAX_HEIGHT = 32
 # that frame (5/3 times: a 40 px plate is 24 px in the input), up to twice the input on each side
 # (4x the work): a 1920x1080 frame gets 1152x672, a 12 MP photo 1536x896.
 MAX_SHRINK, MAX_INPUT_SCALE = 1280 / 768, 2.0
-# The network scores a plate turned in the image plane low and places level corners on it
+# The network scores a plate turned in the image plane low and its corners follow the turn roughly
 # (bench/street_plates.py --roll). The runtime measures each plate's roll from its edges
 # (runtime/roll.py): a plate turned at least ROLL_MIN degrees, where levelling it makes its edge
 # sums at least ROLL_MIN_GAIN times as uneven as they are unturned (where they lean less surely than

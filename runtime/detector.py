@@ -22,25 +22,25 @@ recall unchanged; README). All these numbers come from the manifest; `bench/plat
 measures them.
 
 A plate turned in the image plane (a phone held askew, a sloping street) comes out of the
-network as a level box with level corners, so its crop shows the characters sloping and reads
-badly (bench/street_plates.py --roll). Each plate a pass found is therefore measured for roll
-from its own edges (runtime/roll.py), or from the network's corners where its edges are too
-faint to tell (session 22: street train turned 10 degrees read 539 -> 551), and one found turned
-is looked at again in a window turned to level it, where it looks like the plates the network
-learned from; of that look and the closer one, the plate that scores higher is kept, its corners
-mapped back to follow the turned plate so that the crop is cut level, and the other look's
-corners go with it: the reader reads both crops and keeps the surer reading (runtime/reader.py).
-A plate its pixels show turned less than that (level, most of them) is cut along the rectangle
-turned by the roll its pixels show that its box bounds: the box says where a plate is and how
-large, its edges how it is turned (a detector trained on turned plates turns its corners on
-level ones too, and the corner head puts a two-line plate's edges inside it: docs/history.md,
-sessions 20 and 21). A plate turned 20 degrees often scores under the threshold in the first
-pass: a box there scoring at least `roll_confidence` is kept too where its pixels show it turned
-and the levelled look finds it. A plate turned 25 degrees or more the network does not find at
-all: where the level passes find no plate (a photo taken askew), the picture is also seen turned
-by each of `turned_views` degrees, where such a plate is near level, and what is found there is
-kept as such a first-pass box is. The roll thresholds come from the manifest's roll_pass and
-were chosen on the train split of bench/street_plates.py.
+network scored low, its corners following the turn only roughly, so a crop cut along them shows
+the characters sloping and reads badly (bench/street_plates.py --roll). Each plate a pass found
+is therefore measured for roll from its own edges (runtime/roll.py), or from the network's
+corners where its edges are too faint to tell (session 22: street train turned 10 degrees read
+539 -> 551), and one found turned is looked at again in a window turned to level it, where it
+looks like the plates the network learned from; of that look and the closer one, the plate that
+scores higher is kept, its corners mapped back to follow the turned plate so that the crop is
+cut level, and the other look's corners go with it: the reader reads both crops and keeps the
+surer reading (runtime/reader.py). A plate measured turned less than that (level, most of them)
+is cut along the rectangle turned by that roll that its box bounds: the box says where a plate
+is and how large, its edges how it is turned (a detector trained on turned plates turns its
+corners on level ones too, and the corner head puts a two-line plate's edges inside it:
+docs/history.md, sessions 20 and 21). A plate turned 20 degrees often scores under the threshold
+in the first pass: a box there scoring at least `roll_confidence` is kept too where it is
+measured turned and the levelled look finds it. A plate turned 25 degrees or more the network
+does not find at all: where the level passes find no plate (a photo taken askew), the picture is
+also seen turned by each of `turned_views` degrees, where such a plate is near level, and what
+is found there is kept as such a first-pass box is. The roll thresholds come from the manifest's
+roll_pass and were chosen on the train split of bench/street_plates.py.
 """
 from __future__ import annotations
 
@@ -152,8 +152,8 @@ class Detector:
         turned to level it: the one whose plate scores higher, with the other's corners (a
         LOOKED-column row) for the reader to cut both and keep the surer reading: the score does
         not tell which crop reads better (the closer look scores a plate turned 10 degrees well
-        with level corners). A plate its pixels show level is cut along the rectangle turned by
-        that roll that the closer look's box bounds (roll.boxed). None where neither finds it:
+        with level corners). A plate measured level (Detector.roll) is cut along the rectangle
+        turned by that roll that the closer look's box bounds (roll.boxed). None where neither finds it:
         seen closer, a look-alike (lettering, a logo, a tail light) is no longer taken for a plate.
         The score stays the one its pass gave: the same plate, placed better."""
         s = self.spec
