@@ -58,10 +58,11 @@ def main() -> None:
 def time_training_batches(data: Path, fonts: Path, n: int) -> None:
     """Batches per second of each trainer's stream, rendered in this process."""
     from export import train_detector, train_recognizer
-    from export.data.real import load_br_crops, load_scenes_ro, split_br_crops, split_scenes_ro
+    from export.data.real import detector_crops, load_br_crops, load_scenes_ro, split_br_crops, split_scenes_ro
     paths = ["--data", str(data), "--fonts", str(fonts)]
     streams = {
-        "detector": train_detector.Batches(train_detector.parse_args(paths), split_scenes_ro(load_scenes_ro(data))[0], 0),
+        "detector": train_detector.Batches(train_detector.parse_args(paths), split_scenes_ro(load_scenes_ro(data))[0],
+                                           detector_crops(split_br_crops(load_br_crops(data))[0]), 0),
         "recognizer": train_recognizer.Batches(train_recognizer.parse_args(paths), split_br_crops(load_br_crops(data))[0], 0),
     }
     for name, stream in streams.items():

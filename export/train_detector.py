@@ -5,7 +5,8 @@
 
 Each batch holds square crops (--size, default 320) of scenes: rendered Brazilian plates on
 grey backgrounds and on real scenes-ro train frames (whose real boxes are kept, without
-corners; plates they show without a box are ignored, runtime/audit.py), plus 2x2 mosaics
+corners; plates they show without a box are ignored, runtime/audit.py), a quarter of the
+plates real br-plate-crops train crops (half of them: data/real.py::detector_crops), plus 2x2 mosaics
 of half-size scenes (small plates, many contexts per image), horizontal flips (corners
 swapped so TL stays top-left) and colour jitter. The network is fully convolutional, so
 crops train it for the full letterboxed input it runs on. A plate may fill 95% of its crop,
@@ -27,7 +28,7 @@ from __future__ import annotations
 import argparse
 import itertools
 from collections.abc import Callable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -35,7 +36,7 @@ import torch
 from torch.utils.data import IterableDataset
 
 from export.data.assets import Assets, load_assets
-from export.data.real import Frame, load_scenes_ro, split_scenes_ro
+from export.data.real import BrCrop, Frame, detector_crops, load_br_crops, load_scenes_ro, split_br_crops, split_scenes_ro
 from export.data.scenes import PlateLabel, Scene, render_scene
 from export.detector import INPUT_HEIGHT, INPUT_WIDTH, MAX_LOG_SIDE, STRIDES, Detector
 from export.detector_loss import Targets, detection_loss
@@ -54,14 +55,23 @@ CROP_FILL = 0.95  # a close-up plate may fill the training crop nearly edge to e
 LARGE_EVERY = 4  # every 4th batch is cut at the input's height (448): room for plates half the photo wide
 
 
-def mosaic(rng: np.random.Generator, assets: Assets, size: int, frames: list[Frame]) -> Scene:
+@dataclass(frozen=True)
+class Real:
+    """The real data scenes draw on: scenes-ro train frames (backgrounds with their boxes) and
+    decoded br-plate-crops train crops of the detector's half (pasted as plates)."""
+
+    frames: list[Frame]
+    crops: list[np.ndarray]
+
+
+def mosaic(rng: np.random.Generator, assets: Assets, size: int, real: Real) -> Scene:
     """Four half-size scenes tiled 2x2: more, smaller plates and contexts per crop."""
     half = size // 2
     image = np.empty((size, size, 3), np.uint8)
     plates: list[PlateLabel] = []
     for i in range(4):
         oy, ox = (i // 2) * half, (i % 2) * half
-        tile = render_scene(rng, assets, half, half, frames)
+        tile = render_scene(rng, assets, half, half, real.frames, crops=real.crops)
         image[oy : oy + half, ox : ox + half] = tile.image
         for p in tile.plates:
             x, y, w, h = p.box
@@ -98,17 +108,18 @@ def to_targets(scene: Scene) -> Targets:
     """Scene labels -> x1y1x2y2 boxes and flattened corners (NaN where a real box has none), ignore boxes."""
     plates = [p for p in scene.plates if not p.ignore]
     corners = torch.tensor(
-        np.array([p.corners.reshape(8) if p.corners is not None else np.full(8, np.nan) for p in plates], np.float32)
+        np.array([p.corners.reshape(8) if p.corners is not None and not p.rough else np.full(8, np.nan)
+                  for p in plates], np.float32)
     )
     return Targets(_xyxy(plates), corners.reshape(-1, 8), _xyxy([p for p in scene.plates if p.ignore]))
 
 
-def sample(rng: np.random.Generator, assets: Assets, size: int, frames: list[Frame]) -> Scene:
+def sample(rng: np.random.Generator, assets: Assets, size: int, real: Real) -> Scene:
     """One augmented training crop; a plate may fill it nearly edge to edge, as close-ups fill the input."""
     if rng.random() < 0.25:
-        scene = mosaic(rng, assets, size, frames)
+        scene = mosaic(rng, assets, size, real)
     else:
-        scene = render_scene(rng, assets, size, size, frames, largest_plate=CROP_FILL * size)
+        scene = render_scene(rng, assets, size, size, real.frames, largest_plate=CROP_FILL * size, crops=real.crops)
     if rng.random() < 0.5:
         scene = flip(scene)
     return Scene(colour_jitter(rng, scene.image), scene.plates)
@@ -118,15 +129,16 @@ class Batches(IterableDataset):
     """Endless batches of --batch training crops and their targets; every LARGE_EVERY-th batch of a
     stream is cut at the input's height."""
 
-    def __init__(self, args: argparse.Namespace, frames: list[Frame], seed: int) -> None:
-        self.args, self.frames, self.seed = args, frames, seed
+    def __init__(self, args: argparse.Namespace, frames: list[Frame], crops: list[BrCrop], seed: int) -> None:
+        self.args, self.frames, self.crops, self.seed = args, frames, crops, seed
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, list[Targets]]]:
         rng = stream_rng(self.seed)
         assets = load_assets(self.args.data, self.args.fonts)
+        real = Real(self.frames, [cv2.imread(str(c.path), cv2.IMREAD_COLOR) for c in self.crops])
         for count in itertools.count():
             size = INPUT_HEIGHT if count % LARGE_EVERY == LARGE_EVERY - 1 else self.args.size
-            scenes = [sample(rng, assets, size, self.frames) for _ in range(self.args.batch)]
+            scenes = [sample(rng, assets, size, real) for _ in range(self.args.batch)]
             yield (to_tensor([s.image for s in scenes], NORMALIZATION.mean, NORMALIZATION.std),
                    [to_targets(s) for s in scenes])
 
@@ -197,13 +209,14 @@ def main() -> None:
 
     assets = load_assets(args.data, args.fonts)
     train, val = split_scenes_ro(load_scenes_ro(args.data))
+    crops = detector_crops(split_br_crops(load_br_crops(args.data))[0])
     run = start_run(args, Detector(), weight_decay=5e-4, warmup=200)
     sets = validation_sets(assets, val, args.synthetic_val)
-    run.log(event="start", device=str(run.device), train_frames=len(train), val_frames=len(val),
+    run.log(event="start", device=str(run.device), train_frames=len(train), val_frames=len(val), crops=len(crops),
             args={k: str(v) for k, v in vars(args).items()})
     running: dict[str, float] = {}
     run.model.train()
-    for images, targets in batches(Batches(args, train, seed=run.step), args.workers):
+    for images, targets in batches(Batches(args, train, crops, seed=run.step), args.workers):
         if run.done():
             break
         loss, parts = detection_loss(run.model(images.to(run.device)), targets)
@@ -214,7 +227,7 @@ def main() -> None:
         if run.due():
             run.save(evaluate(run.average.model, sets, run.device),
                      {"batch": args.batch, "size": args.size, "large_size": INPUT_HEIGHT, "large_every": LARGE_EVERY,
-                      "train_frames": len(train), "synthetic": "export.data.scenes",
+                      "train_frames": len(train), "real_crops": len(crops), "synthetic": "export.data.scenes",
                       "negatives": "export.data.distractors", "audit": "runtime/scenes-ro-audit.csv"})
 
 

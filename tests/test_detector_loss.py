@@ -111,3 +111,19 @@ def test_the_corner_loss_counts_a_share_of_the_plate_s_height_alike_on_every_pla
     # 2 of 8 coordinates 0.05 off, past the quadratic zone: (0.05 - beta / 2) * 2 / 8, whatever the plate's size
     assert costs[0] == pytest.approx(costs[1], rel=1e-4)
     assert costs[0] == pytest.approx((0.05 - CORNER_BETA / 2) / 4, rel=1e-4)
+
+
+def test_a_pasted_real_crop_trains_the_box_and_not_the_corners() -> None:
+    from export.data.scenes import Scene, _paste_crop
+    from export.train_detector import to_targets
+
+    image = np.full((240, 320, 3), 90, np.uint8)
+    crop = np.full((40, 120, 3), 200, np.uint8)
+    crop[10:30, 10:110:12] = 20  # dark strokes on a light plate
+    label = _paste_crop(np.random.default_rng(0), image, crop, [], (0, 0, 320, 240), 0.0, 150.0)
+    assert label is not None and label.rough and not label.ignore
+    x, y, w, h = label.box
+    assert (image[int(y + h / 2), int(x):int(x + w)] != 90).any()  # the crop is drawn where its box says
+    targets = to_targets(Scene(image, [label]))
+    np.testing.assert_allclose(targets.boxes[0].numpy(), [x, y, x + w, y + h], rtol=1e-5)
+    assert torch.isnan(targets.corners).all()

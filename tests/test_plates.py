@@ -59,7 +59,7 @@ def test_deterministic_by_seed(assets):
 
 
 def test_recognizer_sample_size(assets):
-    from export.data.degrade import recognizer_sample, warp_plate
+    from export.data.degrade import recognizer_sample, warp_image
     from export.data.plates import render_plate
     rng = np.random.default_rng(3)
     for w, h in ((144, 48), (160, 60), (100, 100)):
@@ -67,7 +67,7 @@ def test_recognizer_sample_size(assets):
             img, text = recognizer_sample(rng, assets, w, h)
             assert img.shape == (h, w, 3) and img.dtype == np.uint8
             assert OLD_RE.match(text) or MERC_RE.match(text)
-    img, corners = warp_plate(rng, render_plate(rng, assets), target_h=40)
+    img, corners = warp_image(rng, render_plate(rng, assets).image, target_h=40)
     assert img.shape[2] == 4 and corners.shape == (4, 2) and corners.dtype == np.float32
     assert (corners[:, 0] <= img.shape[1]).all() and (corners[:, 1] <= img.shape[0]).all()
 

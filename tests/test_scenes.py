@@ -214,3 +214,26 @@ def test_detector_validation_leaves_blank_plates_out_of_the_truth(assets) -> Non
         expected = [p.box for p in sc.plates if not p.ignore and p.box[2] >= MIN_SYNTHETIC_WIDTH]
         assert np.allclose(truth, np.array(expected).reshape(-1, 4))
         assert np.allclose(unboxed, np.array([p.box for p in sc.plates if p.ignore]).reshape(-1, 4))
+
+
+def test_real_crops_are_a_share_of_the_pasted_plates_and_only_when_given(assets, frames, rendered) -> None:
+    crop = cv2.imread(str(sorted((DATA / "br-plate-crops" / "images").glob("*.jpg"))[0]), cv2.IMREAD_COLOR)
+    with_crops = [render_scene(np.random.default_rng(seed), assets, W, H, frames=frames, crops=[crop])
+                  for seed in range(40)]
+    plates = [p for sc in with_crops for p in sc.plates if p.corners is not None]
+    rough = [p for p in plates if p.rough]
+    assert 0.1 < len(rough) / len(plates) < 0.45  # P_REAL_CROP of the pasted plates
+    assert all(p.text is None and p.corners.shape == (4, 2) for p in rough)
+    assert not any(p.rough for sc in rendered for p in sc.plates)
+
+
+def test_the_detector_trains_on_half_the_train_crops_and_no_val_crop() -> None:
+    from export.data.real import detector_crops, load_br_crops, split_br_crops
+    from runtime.splits import text_in_val
+
+    train, _ = split_br_crops(load_br_crops(DATA))
+    crops = detector_crops(train)
+    assert not any(text_in_val(c.text) for c in crops)
+    assert 0.35 < len(crops) / len(train) < 0.65
+    kept = {c.text for c in crops}
+    assert any(c.text not in kept for c in train)  # a held-out half is left for dev

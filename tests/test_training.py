@@ -134,10 +134,10 @@ def test_detector_batches_cut_every_fourth_at_the_input_height(monkeypatch) -> N
     from export import train_detector as module
     from export.data.scenes import Scene
     monkeypatch.setattr(module, "load_assets", lambda data, fonts: None)
-    monkeypatch.setattr(module, "sample", lambda rng, assets, size, frames: Scene(
+    monkeypatch.setattr(module, "sample", lambda rng, assets, size, real: Scene(
         np.zeros((size, size, 3), np.uint8), []))
     args = argparse.Namespace(data=None, fonts=None, batch=2, size=320)
-    stream = iter(module.Batches(args, [], seed=0))
+    stream = iter(module.Batches(args, [], [], seed=0))
     shapes = [tuple(next(stream)[0].shape) for _ in range(8)]
     large = (2, 3, module.INPUT_HEIGHT, module.INPUT_HEIGHT)
     assert shapes == [(2, 3, 320, 320)] * 3 + [large] + [(2, 3, 320, 320)] * 3 + [large]

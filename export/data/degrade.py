@@ -45,19 +45,10 @@ def perspective_corners(rng: np.random.Generator, w: float, h: float, target_h: 
     return xy.astype(np.float32)
 
 
-def warp_plate(rng: np.random.Generator, plate: Plate, target_h: float | None = None,
-               max_yaw: float = 45.0, max_roll: float = 10.0) -> tuple[np.ndarray, Corners]:
-    """Plate under random perspective as a BGRA image (alpha = plate coverage) + its corners.
-
-    For scene composition: paste the BGR part using the alpha channel; corners are TL,TR,BR,BL
-    in the returned image's pixel coordinates.
-    """
-    return warp_image(rng, plate.image, target_h, max_yaw, max_roll)
-
-
 def warp_image(rng: np.random.Generator, img: np.ndarray, target_h: float | None = None,
                max_yaw: float = 45.0, max_roll: float = 10.0) -> tuple[np.ndarray, Corners]:
-    """Any flat BGR or BGRA image under a plate's random perspective (see warp_plate).
+    """A flat BGR or BGRA image under a plate's random perspective, as a BGRA image (alpha =
+    coverage) and its corners TL, TR, BR, BL in that image's pixels: paste it by its alpha.
 
     A BGR image is opaque; a BGRA image keeps its own alpha (a shape that is not a rectangle).
     """

@@ -11,9 +11,11 @@ darkness and noise have wiped out (character_contrast) is an ignore label: a bla
 rectangle is not a plate to find, nor background either.
 
 Labels give, per plate, the bounding box (x, y, w, h) in pixels (the bounding box of the
-corners), the four corners TL, TR, BR, BL in image pixels (as degrade.warp_plate maps
+corners), the four corners TL, TR, BR, BL in image pixels (as degrade.warp_image maps
 them, i.e. cv2's convention; sub-pixel accurate), the text and the format. Real frame
-plates have corners/text/fmt None. Synthetic plates are always fully inside the image.
+plates have corners/text/fmt None. Given real plate crops, a quarter of the pasted plates
+are those crops, whose frame's corners are rough (they train the box only). Pasted plates
+are always fully inside the image.
 Perspective, blur and JPEG come from degrade.py; the rest is scene-level work here.
 Torch-free: numpy + cv2 only.
 """
@@ -37,6 +39,7 @@ from runtime.crops import plate_size
 P_NEGATIVE = 0.10           # scenes with no plate at all
 P_REAL_FRAME = 0.5          # when frames are given: real dash-cam background
 P_CAR = 0.45                # synthetic plate drawn on a car-like body
+P_REAL_CROP = 0.25          # when crops are given: a pasted plate is a real crop, not a rendered one
 MIN_PLATE_W = 20.0
 MAX_PLATE_W_FRAC = 0.45
 MAX_IOU = 0.05
@@ -60,6 +63,8 @@ class PlateLabel:
 
     ignore: a plate the detector must neither find nor call background (a real plate without
     a box, or a boxed one the crop cuts in half); other plates still keep off it.
+    rough: corners that follow the plate only roughly (a real crop's frame): they train the box
+    and confidence, not the corner head.
     """
 
     box: tuple[float, float, float, float]
@@ -67,6 +72,7 @@ class PlateLabel:
     text: str | None = None
     fmt: str | None = None
     ignore: bool = False
+    rough: bool = False
 
 
 @dataclass
@@ -350,14 +356,34 @@ def _place(rng: np.random.Generator, pw: int, ph: int, labels: list[PlateLabel],
 
 def _paste_plate(rng: np.random.Generator, img: np.ndarray, plate: Plate, labels: list[PlateLabel],
                  rect: tuple[int, int, int, int], soft: float, largest: float, p_car: float = P_CAR) -> PlateLabel | None:
-    """Warp (degrade.warp_plate), place, light-match and alpha-blend one plate; None if no room."""
-    ih, iw = img.shape[:2]
-    h, w = plate.image.shape[:2]
+    """A rendered plate warped, placed, lit and blended (_paste); None if no room."""
     if rng.random() < 0.15:
         plate = Plate(plate.image.copy(), plate.text, plate.fmt, plate.two_line, plate.scheme)
         _degrade.dirt(rng, plate.image)
-    bgra, corners = _degrade.warp_plate(rng, plate, target_h=_plate_width(rng, largest) * h / w,
-                                       max_yaw=MAX_YAW, max_roll=float(rng.choice(MAX_ROLLS)))
+    quad = _paste(rng, img, plate.image, labels, rect, soft, largest, p_car)
+    if quad is None:
+        return None
+    return PlateLabel(_corners_box(quad, img.shape[1], img.shape[0]), quad, plate.text, plate.fmt)
+
+
+def _paste_crop(rng: np.random.Generator, img: np.ndarray, crop: np.ndarray, labels: list[PlateLabel],
+                rect: tuple[int, int, int, int], soft: float, largest: float) -> PlateLabel | None:
+    """A real plate crop pasted as a rendered plate is: the wear, paint and infrared looks of real
+    Brazilian plates that the renderer does not draw. The crop's frame is the plate's only to a
+    few percent, so its corners train the box alone (PlateLabel.rough); None if no room."""
+    quad = _paste(rng, img, crop, labels, rect, soft, largest, p_car=0.0)
+    if quad is None:
+        return None
+    return PlateLabel(_corners_box(quad, img.shape[1], img.shape[0]), quad, rough=True)
+
+
+def _paste(rng: np.random.Generator, img: np.ndarray, flat: np.ndarray, labels: list[PlateLabel],
+           rect: tuple[int, int, int, int], soft: float, largest: float, p_car: float) -> np.ndarray | None:
+    """Warp a frontal plate image (degrade.warp_image), place it off the other labels, maybe on a
+    drawn car or in a recess, light-match and alpha-blend it in place -> its corners, or None."""
+    h, w = flat.shape[:2]
+    bgra, corners = _degrade.warp_image(rng, flat, target_h=_plate_width(rng, largest) * h / w,
+                                        max_yaw=MAX_YAW, max_roll=float(rng.choice(MAX_ROLLS)))
     ph, pw = bgra.shape[:2]
     pos = _place(rng, pw, ph, labels, corners, rect)
     if pos is None:
@@ -371,7 +397,7 @@ def _paste_plate(rng: np.random.Generator, img: np.ndarray, plate: Plate, labels
     if rng.random() < 0.5:
         _recess(rng, img, quad)
     _blend(rng, img, bgra, x0, y0, soft)
-    return PlateLabel(_corners_box(quad, iw, ih), quad, plate.text, plate.fmt)
+    return quad
 
 
 def _blend(rng: np.random.Generator, img: np.ndarray, bgra: np.ndarray, x0: int, y0: int, soft: float) -> None:
@@ -464,8 +490,11 @@ def _ignore_blank(image: np.ndarray, labels: list[PlateLabel]) -> list[PlateLabe
 # ----------------------------------------------------------------------------- entry point
 
 def render_scene(rng: np.random.Generator, assets: Assets, width: int = 640, height: int = 640,
-                 frames: list[Frame] | None = None, largest_plate: float | None = None) -> Scene:
+                 frames: list[Frame] | None = None, largest_plate: float | None = None,
+                 crops: list[np.ndarray] | None = None) -> Scene:
     """One detector training scene; deterministic given the rng state.
+
+    crops: real plate crops, of which P_REAL_CROP of the pasted plates are drawn (_paste_crop).
 
     largest_plate: widest plate in pixels, default MAX_PLATE_W_FRAC * width. A training crop
     smaller than the detector's input passes a larger one (train_detector: 95% of the crop),
@@ -485,7 +514,10 @@ def render_scene(rng: np.random.Generator, assets: Assets, width: int = 640, hei
         labels, rect, soft = [], (0, 0, width, height), 0.4 * (up - 1.0)
         n, p_car = int(rng.choice([1, 2, 3, 4], p=[0.4, 0.3, 0.2, 0.1])), P_CAR
     for _ in range(n):
-        lb = _paste_plate(rng, img, render_plate(rng, assets), labels, rect, soft, largest, p_car)
+        if crops and rng.random() < P_REAL_CROP:
+            lb = _paste_crop(rng, img, crops[int(rng.integers(len(crops)))], labels, rect, soft, largest)
+        else:
+            lb = _paste_plate(rng, img, render_plate(rng, assets), labels, rect, soft, largest, p_car)
         if lb is not None:
             labels.append(lb)
     _paste_distractors(rng, img, labels, rect, soft, largest)
