@@ -29,13 +29,14 @@ import argparse
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 from torch.utils.data import IterableDataset
 
-from export.data.assets import Assets, load_assets
+from export.data.assets import Assets, background_files, load_assets
 from export.data.real import BrCrop, Frame, detector_crops, load_br_crops, load_scenes_ro, split_br_crops, split_scenes_ro
 from export.data.scenes import PlateLabel, Scene, render_scene
 from export.detector import INPUT_HEIGHT, INPUT_WIDTH, MAX_LOG_SIDE, STRIDES, Detector
@@ -53,15 +54,33 @@ MIN_SYNTHETIC_WIDTH = 40  # the spec's smallest plate in a 1280x720 frame
 CORNER_FLIP = [1, 0, 3, 2]  # TL,TR,BR,BL -> after a horizontal flip
 CROP_FILL = 0.95  # a close-up plate may fill the training crop nearly edge to edge
 LARGE_EVERY = 4  # every 4th batch is cut at the input's height (448): room for plates half the photo wide
+P_PHOTO_NEGATIVE = 0.1  # crops that are a plate-free photo at full sharpness (photo_negative)
 
 
 @dataclass(frozen=True)
 class Real:
-    """The real data scenes draw on: scenes-ro train frames (backgrounds with their boxes) and
-    decoded br-plate-crops train crops of the detector's half (pasted as plates)."""
+    """The real data scenes draw on: scenes-ro train frames (backgrounds with their boxes),
+    decoded br-plate-crops train crops of the detector's half (pasted as plates), and the
+    renderer's own backgrounds-gray photos at full size (photo_negative)."""
 
     frames: list[Frame]
     crops: list[np.ndarray]
+    photos: list[np.ndarray]
+
+
+def photo_negative(rng: np.random.Generator, size: int, photos: list[np.ndarray]) -> Scene:
+    """A crop of a plate-free photo at about the scale the runtime's letterbox gives it. The
+    renderer draws these photos as backgrounds read at half size and blown up, so soft; without
+    this the detector never learns their lettering and texture at full sharpness as background."""
+    photo = photos[int(rng.integers(len(photos)))]
+    h, w = photo.shape[:2]
+    scale = min(INPUT_WIDTH / w, INPUT_HEIGHT / h) * rng.uniform(0.6, 1.4)
+    photo = cv2.resize(photo, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    h, w = photo.shape[:2]
+    canvas = np.full((max(h, size), max(w, size)), PAD_VALUE, np.uint8)
+    canvas[:h, :w] = photo
+    y, x = int(rng.integers(canvas.shape[0] - size + 1)), int(rng.integers(canvas.shape[1] - size + 1))
+    return Scene(cv2.cvtColor(np.ascontiguousarray(canvas[y:y + size, x:x + size]), cv2.COLOR_GRAY2BGR), [])
 
 
 def mosaic(rng: np.random.Generator, assets: Assets, size: int, real: Real) -> Scene:
@@ -116,7 +135,9 @@ def to_targets(scene: Scene) -> Targets:
 
 def sample(rng: np.random.Generator, assets: Assets, size: int, real: Real) -> Scene:
     """One augmented training crop; a plate may fill it nearly edge to edge, as close-ups fill the input."""
-    if rng.random() < 0.25:
+    if rng.random() < P_PHOTO_NEGATIVE:
+        scene = photo_negative(rng, size, real.photos)
+    elif rng.random() < 0.25:
         scene = mosaic(rng, assets, size, real)
     else:
         scene = render_scene(rng, assets, size, size, real.frames, largest_plate=CROP_FILL * size, crops=real.crops)
@@ -135,7 +156,8 @@ class Batches(IterableDataset):
     def __iter__(self) -> Iterator[tuple[torch.Tensor, list[Targets]]]:
         rng = stream_rng(self.seed)
         assets = load_assets(self.args.data, self.args.fonts)
-        real = Real(self.frames, [cv2.imread(str(c.path), cv2.IMREAD_COLOR) for c in self.crops])
+        real = Real(self.frames, [cv2.imread(str(c.path), cv2.IMREAD_COLOR) for c in self.crops],
+                    [cv2.imread(str(f), cv2.IMREAD_GRAYSCALE) for f in background_files(Path(self.args.data) / "backgrounds-gray")])
         for count in itertools.count():
             size = INPUT_HEIGHT if count % LARGE_EVERY == LARGE_EVERY - 1 else self.args.size
             scenes = [sample(rng, assets, size, real) for _ in range(self.args.batch)]

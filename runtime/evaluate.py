@@ -38,7 +38,7 @@ import numpy as np
 from .audit import audited_labels, unboxed_plates
 from .crops import box_crop
 from .metrics import box_array, iou_xywh, match_boxes, normalise_text, text_accuracy, unboxed_hits, unmatched
-from .splits import VAL_VIDEOS, text_in_val
+from .splits import BACKGROUNDS_VAL_FROM, VAL_VIDEOS, rendered_backgrounds, text_in_val
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
@@ -106,13 +106,13 @@ def load_br_crops(root: Path, split: str = "val") -> list[Sample]:
     ]
 
 
-BACKGROUNDS_VAL_FROM = 600  # backgrounds-gray images from this index on are the validation half
-
-
 def load_backgrounds(root: Path, split: str = "val") -> list[Sample]:
-    """backgrounds-gray images (file-name order), no plates: every plate answered there is false."""
+    """backgrounds-gray images (file-name order) less those the scene renderer draws on, no
+    plates: every plate answered there is false."""
     files = sorted((Path(root) / "backgrounds-gray").glob("*.jpg"))
-    return [Sample(f, ()) for k, f in enumerate(files) if _pick(split, k >= BACKGROUNDS_VAL_FROM)]
+    seen = set(rendered_backgrounds(files))
+    return [Sample(f, ()) for k, f in enumerate(files)
+            if f not in seen and _pick(split, k >= BACKGROUNDS_VAL_FROM)]
 
 
 def parse_label_line(line: str) -> tuple[str, tuple[float, float, float, float], str | None] | None:

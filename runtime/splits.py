@@ -7,6 +7,7 @@ Torch-free so that both export/ (training) and runtime.evaluate use this one def
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 VAL_VIDEOS = frozenset({"dayride_type1_002.mp4", "dayride_type1_003.mp4"})
 VAL_TEXT_FRACTION = 0.2
@@ -16,3 +17,13 @@ def text_in_val(text: str) -> bool:
     """Hash-based assignment: stable across runs, machines and dataset order."""
     h = int.from_bytes(hashlib.sha1(text.encode("utf-8")).digest()[:8], "big")
     return (h % 1000) < int(VAL_TEXT_FRACTION * 1000)
+
+
+BACKGROUNDS_VAL_FROM = 600  # backgrounds-gray images (file-name order) from this index on are the validation half
+RENDERED_BACKGROUNDS = 300  # how many backgrounds-gray images the scene renderer draws on
+
+
+def rendered_backgrounds(files: list[Path]) -> list[Path]:
+    """The backgrounds-gray images (sorted) the scene renderer draws on: an evenly spaced subset
+    of both halves. Every detector trained on them, so no backgrounds figure counts them."""
+    return files[:: max(1, len(files) // RENDERED_BACKGROUNDS)][:RENDERED_BACKGROUNDS]

@@ -213,13 +213,15 @@ def test_run_folder_writes_report_and_misses(tmp_path: Path) -> None:
     assert "| end-to-end exact plate | 0.5000 |" in md and "| images | 2 |" in md
 
 
-def test_backgrounds_are_split_by_file_order_and_every_plate_there_is_false(tmp_path: Path) -> None:
+def test_backgrounds_are_split_by_file_order_less_the_rendered_ones_and_every_plate_there_is_false(tmp_path: Path) -> None:
     folder = tmp_path / "backgrounds-gray"
     folder.mkdir()
     for k in range(ev.BACKGROUNDS_VAL_FROM + 2):
         (folder / f"{k:04d}.jpg").write_bytes(b"")
     train, val = ev.load_backgrounds(tmp_path, "train"), ev.load_backgrounds(tmp_path, "val")
-    assert len(train) == ev.BACKGROUNDS_VAL_FROM and [s.path.name for s in val] == ["0600.jpg", "0601.jpg"]
+    # 602 files: the renderer draws on every other one of the first 600, so no figure counts those
+    assert [s.path.name for s in train] == [f"{k:04d}.jpg" for k in range(1, ev.BACKGROUNDS_VAL_FROM, 2)]
+    assert [s.path.name for s in val] == ["0600.jpg", "0601.jpg"]
     assert all(s.labels == () for s in train + val)
     _jpeg(folder / "0600.jpg", 320, 240)
     _jpeg(folder / "0601.jpg", 300, 240)
@@ -299,3 +301,12 @@ def test_evaluator_and_bench_never_import_torch_or_export() -> None:
             "bad = [m for m in sys.modules if m == 'torch' or m.startswith(('torch.', 'export'))]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], cwd=root, check=True)
+
+
+@pytest.mark.skipif(not (DATA / "backgrounds-gray").is_dir(), reason="shared data absent")
+def test_no_backgrounds_figure_counts_an_image_the_renderer_draws_on() -> None:
+    from export.data.assets import background_files
+    rendered = set(background_files(DATA / "backgrounds-gray"))
+    train, val = ev.load_backgrounds(DATA, "train"), ev.load_backgrounds(DATA, "val")
+    assert len(rendered) == 300 and len(train) == len(val) == 450
+    assert not rendered & {s.path for s in train + val}

@@ -134,9 +134,10 @@ def test_detector_batches_cut_every_fourth_at_the_input_height(monkeypatch) -> N
     from export import train_detector as module
     from export.data.scenes import Scene
     monkeypatch.setattr(module, "load_assets", lambda data, fonts: None)
+    monkeypatch.setattr(module, "background_files", lambda folder: [])
     monkeypatch.setattr(module, "sample", lambda rng, assets, size, real: Scene(
         np.zeros((size, size, 3), np.uint8), []))
-    args = argparse.Namespace(data=None, fonts=None, batch=2, size=320)
+    args = argparse.Namespace(data="absent", fonts=None, batch=2, size=320)
     stream = iter(module.Batches(args, [], [], seed=0))
     shapes = [tuple(next(stream)[0].shape) for _ in range(8)]
     large = (2, 3, module.INPUT_HEIGHT, module.INPUT_HEIGHT)
@@ -177,3 +178,16 @@ def test_validation_sets_render_the_log_sets_unless_given_other_seeds() -> None:
     assert logged["real_val"] == fresh["real_val"] == []
     assert logged["synthetic_val"] != fresh["synthetic_val"]
     assert logged["synthetic_readable_val"] != fresh["synthetic_readable_val"]
+
+
+def test_a_photo_negative_is_a_plate_free_crop_of_the_photo_near_the_letterbox_scale() -> None:
+    from export import train_detector as module
+    photo = np.tile((120 + np.arange(640) // 5).astype(np.uint8)[None, :], (480, 1))  # a 640x480 ramp, never the pad grey
+    rng = np.random.default_rng(0)
+    for size in (320, module.INPUT_HEIGHT):
+        scene = module.photo_negative(rng, size, [photo])
+        assert scene.image.shape == (size, size, 3) and scene.plates == []
+        assert (scene.image[..., 0] == scene.image[..., 2]).all()  # grey, as the photo is
+        row = scene.image[0, :, 0].astype(int)
+        steps = np.diff(row[row != module.PAD_VALUE])
+        assert steps.size and (steps >= 0).all()  # the photo's ramp, resized, not noise

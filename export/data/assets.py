@@ -14,6 +14,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from runtime.splits import rendered_backgrounds
+
 CHARSET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 # (state, city) pairs used for the city strip of old plates (no accents, as cast on plates).
@@ -155,16 +157,15 @@ def _drop_mislabelled(glyphs: dict[str, list[np.ndarray]]) -> dict[str, list[np.
     return out
 
 
-def background_files(bg_dir: Path, cap: int) -> list[Path]:
-    """An evenly spaced subset of at most `cap` of the grey background images (the ones rendering uses)."""
-    files = sorted(bg_dir.glob("*.jpg")) if bg_dir.is_dir() else []
-    return files[:: max(1, len(files) // cap)][:cap]
+def background_files(bg_dir: Path) -> list[Path]:
+    """The grey background images rendering uses (runtime/splits.py::rendered_backgrounds)."""
+    return rendered_backgrounds(sorted(bg_dir.glob("*.jpg")) if bg_dir.is_dir() else [])
 
 
-def _load_backgrounds(bg_dir: Path, cap: int, max_side: int = 320) -> list[np.ndarray]:
+def _load_backgrounds(bg_dir: Path, max_side: int = 320) -> list[np.ndarray]:
     """Load background_files, downscaled for speed."""
     out = []
-    for f in background_files(bg_dir, cap):
+    for f in background_files(bg_dir):
         img = cv2.imread(str(f), cv2.IMREAD_REDUCED_GRAYSCALE_2)
         if img is None or min(img.shape) < 24:
             continue
@@ -175,7 +176,6 @@ def _load_backgrounds(bg_dir: Path, cap: int, max_side: int = 320) -> list[np.nd
     return out
 
 
-BACKGROUNDS = 300  # how many backgrounds-gray images the renderer draws from
 
 
 def load_assets(data_dir: Path, fonts_dir: Path) -> Assets:
@@ -197,5 +197,5 @@ def load_assets(data_dir: Path, fonts_dir: Path) -> Assets:
     city_masks += [_render_text_mask(f"{st}-{city}", None) for st, city in CITIES[::3]]
     brasil = _render_text_mask("BRASIL", ImageFont.truetype(str(mtl_path), 40))
     br = _render_text_mask("BR", ImageFont.truetype(str(mtl_path), 40))
-    bgs = _load_backgrounds(data_dir / "backgrounds-gray", BACKGROUNDS)
+    bgs = _load_backgrounds(data_dir / "backgrounds-gray")
     return Assets(font_glyphs, font_narrow, old, city_masks, brasil, br, bgs)

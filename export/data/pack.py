@@ -19,7 +19,7 @@ from pathlib import Path
 
 import cv2
 
-from export.data.assets import BACKGROUNDS, background_files
+from export.data.assets import background_files
 
 TABLES = {"br-plate-crops": ["labels.csv"], "br-glyphs": ["labels.csv"], "scenes-ro": ["images.csv", "boxes.csv"]}
 CROP_QUALITY = 92  # plate crops: 21 -> 4 MB, the loss is the EXIF block and invisible re-encoding
@@ -48,7 +48,7 @@ def pack(data: Path, fonts: Path, out: Path, frame_quality: int = 75) -> int:
     shutil.copytree(data / "br-glyphs" / "images", out / "data" / "br-glyphs" / "images")  # tiny already
     for src in sorted((data / "scenes-ro" / "images").glob("*.jpg")):
         _reencode(src, out / "data" / "scenes-ro" / "images" / src.name, frame_quality)
-    for src in background_files(data / "backgrounds-gray", BACKGROUNDS):
+    for src in background_files(data / "backgrounds-gray"):
         _reencode(src, out / "data" / "backgrounds-gray" / src.name, BACKGROUND_QUALITY, cv2.IMREAD_GRAYSCALE)
     shutil.copytree(fonts, out / "fonts")
     return sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
