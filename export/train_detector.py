@@ -14,8 +14,9 @@ and every 4th batch is cut at the input's height (448 px), so close-ups up to 42
 than half of the 768 px input) are trained at their own scale.
 
 Scenes also carry unlabelled plate-like shapes (lettering, lights, signs, badges, grilles:
-data/distractors.py) so that text or a bright bar alone is not a plate, and most crops of a
-real frame with a known look-alike keep it in view (runtime/audit.py). A running average of
+data/distractors.py) so that text or a bright bar alone is not a plate, most crops of a
+real frame with a known look-alike keep it in view (runtime/audit.py), and a tenth of the
+crops are plate-free photos at full sharpness (photo_negative). A running average of
 the weights (training.WeightAverage) is what is validated and exported.
 
 Validation, logged at every checkpoint, runs the exported graph's decoding and the
@@ -249,7 +250,8 @@ def main() -> None:
         if run.due():
             run.save(evaluate(run.average.model, sets, run.device),
                      {"batch": args.batch, "size": args.size, "large_size": INPUT_HEIGHT, "large_every": LARGE_EVERY,
-                      "train_frames": len(train), "real_crops": len(crops), "synthetic": "export.data.scenes",
+                      "train_frames": len(train), "real_crops": len(crops), "photo_negatives": P_PHOTO_NEGATIVE,
+                      "synthetic": "export.data.scenes",
                       "negatives": "export.data.distractors", "audit": "runtime/scenes-ro-audit.csv"})
 
 

@@ -176,8 +176,6 @@ def _load_backgrounds(bg_dir: Path, max_side: int = 320) -> list[np.ndarray]:
     return out
 
 
-
-
 def load_assets(data_dir: Path, fonts_dir: Path) -> Assets:
     """Build all masks and load backgrounds. Works (with fallbacks) when data is missing."""
     data_dir, fonts_dir = Path(data_dir), Path(fonts_dir)

@@ -23,7 +23,8 @@ from export.data.assets import background_files
 
 TABLES = {"br-plate-crops": ["labels.csv"], "br-glyphs": ["labels.csv"], "scenes-ro": ["images.csv", "boxes.csv"]}
 CROP_QUALITY = 92  # plate crops: 21 -> 4 MB, the loss is the EXIF block and invisible re-encoding
-BACKGROUND_QUALITY = 50  # the renderer reads them at half size (assets._load_backgrounds), which averages its blocks out
+BACKGROUND_QUALITY = 50  # the renderer reads them at half size (assets._load_backgrounds), which averages its blocks out;
+                         # train_detector.photo_negative reads them at full size, where the blocks show a little
 
 
 def _reencode(src: Path, dst: Path, quality: int, flags: int = cv2.IMREAD_UNCHANGED) -> None:
