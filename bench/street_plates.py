@@ -1,7 +1,7 @@
 """Real Brazilian plates in real street frames: how the reader does where its users point it.
 
     python bench/street_plates.py [--data ../shared/data] [--models DIR] [--rounds 3] [--night] [--roll DEG]
-                                  [--split val|train] [--rendered SEED --fonts ../shared/fonts]
+                                  [--split val|train|unpasted] [--rendered SEED --fonts ../shared/fonts]
 
 No labelled Brazilian street photo is in the shared data, so this one is put together from two
 real sets that training never saw: every boxed plate of the scenes-ro validation videos (dash-cam
@@ -24,7 +24,9 @@ the next anticlockwise), as a phone held askew or a sloping street shows it; fou
 --split train: the same with train crops over train frames (one round covers the 569 boxes with
 569 of the 893 crops): a dev set on which to choose a runtime setting, so that the val figures
 stay a measurement of it and not its tuning. (The networks trained on these, so it flatters
-reading; it serves to compare runtime choices with one another.)
+reading; it serves to compare runtime choices with one another.) --split unpasted: the same
+frames with only the 466 train crops the detector never pasted into its scenes
+(runtime/splits.py::in_detector_half), to compare detectors on real plates new to them.
 
 --rendered SEED: the boxes covered with plates rendered from that seed instead (both formats, one
 and two lines, export/data/plates.py), which no network saw, counted by layout too: the only
@@ -119,7 +121,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--night", action="store_true", help="dark frames, lit plates")
     parser.add_argument("--roll", type=float, default=0.0, help="turn every plate by this many degrees")
-    parser.add_argument("--split", choices=("val", "train"), default="val", help="train: a dev set for runtime choices")
+    parser.add_argument("--split", choices=("val", "train", "unpasted"), default="val",
+                        help="train: a dev set for runtime choices; unpasted: train, with the crops the detector never pasted")
     parser.add_argument("--rendered", type=int, metavar="SEED", help="cover the boxes with plates rendered from SEED")
     parser.add_argument("--fonts", type=Path, default=DEFAULT_DATA.parent / "fonts", help="for --rendered")
     args = parser.parse_args()

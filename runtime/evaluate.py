@@ -1,7 +1,7 @@
 """Accuracy and latency of the shipped reader on labelled real data.
 
     python -m runtime.evaluate --set scenes-ro --data ../shared/data [--split val] [--models DIR] [--out DIR]
-    python -m runtime.evaluate --set br-crops  --data ../shared/data [--split val] [--no-e2e]
+    python -m runtime.evaluate --set br-crops  --data ../shared/data [--split val|train|unpasted] [--no-e2e]
     python -m runtime.evaluate --set backgrounds --data ../shared/data [--split val]
     python -m runtime.evaluate --set folder --folder DIR
 
@@ -38,7 +38,7 @@ import numpy as np
 from .audit import audited_labels, unboxed_plates
 from .crops import box_crop
 from .metrics import box_array, iou_xywh, match_boxes, normalise_text, text_accuracy, unboxed_hits, unmatched
-from .splits import BACKGROUNDS_VAL_FROM, VAL_VIDEOS, rendered_backgrounds, text_in_val
+from .splits import BACKGROUNDS_VAL_FROM, VAL_VIDEOS, in_detector_half, rendered_backgrounds, text_in_val
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
@@ -76,6 +76,7 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
 
 
 def _pick(split: str, in_val: bool) -> bool:
+    """val, train or all; `unpasted` is train (its crops narrowed further by load_br_crops)."""
     return split == "all" or (split == "val") == in_val
 
 
@@ -97,12 +98,13 @@ def load_scenes_ro(root: Path, split: str = "val") -> list[Sample]:
 
 def load_br_crops(root: Path, split: str = "val") -> list[Sample]:
     """br-plate-crops: each image is one whole plate; split by text as export/data/real.py, less the
-    crops the audit leaves out and with the labels it corrects (runtime/audit.py)."""
+    crops the audit leaves out and with the labels it corrects (runtime/audit.py). `unpasted`: the
+    train crops the detector never pasted (splits.in_detector_half), real plates new to it."""
     folder = Path(root) / "br-plate-crops"
     return [
         Sample(folder / "images" / r["file"], (Label(None, r["text"]),))
         for r in audited_labels(_read_csv(folder / "labels.csv"))
-        if _pick(split, text_in_val(r["text"]))
+        if _pick(split, text_in_val(r["text"])) and not (split == "unpasted" and in_detector_half(r["text"]))
     ]
 
 
@@ -527,7 +529,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", required=True, choices=("scenes-ro", "br-crops", "backgrounds", "folder"),
                    dest="set_name")
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="shared data folder")
-    p.add_argument("--split", default="val", choices=("val", "train", "all"))
+    p.add_argument("--split", default="val", choices=("val", "train", "unpasted", "all"),
+                   help="unpasted: train, br-crops only those the detector never pasted")
     p.add_argument("--folder", type=Path, default=None, help="images with IMAGE.txt labels (--set folder)")
     p.add_argument("--models", default=None, help="models folder (default $PLATES_MODELS or ./models)")
     p.add_argument("--out", type=Path, default=None, help="report folder (default runs/eval/SET-SPLIT)")

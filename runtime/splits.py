@@ -19,6 +19,13 @@ def text_in_val(text: str) -> bool:
     return (h % 1000) < int(VAL_TEXT_FRACTION * 1000)
 
 
+def in_detector_half(text: str) -> bool:
+    """The half of the plate texts whose train crops the detector pastes into its scenes
+    (export/data/real.py::detector_crops); the other half's train crops are real plates it
+    never saw, for dev (`--split unpasted` in runtime.evaluate and bench/street_plates.py)."""
+    return hashlib.sha1(f"detector:{text}".encode()).digest()[0] % 2 == 0
+
+
 BACKGROUNDS_VAL_FROM = 600  # backgrounds-gray images (file-name order) from this index on are the validation half
 RENDERED_BACKGROUNDS = 300  # how many backgrounds-gray images the scene renderer draws on
 

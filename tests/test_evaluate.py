@@ -310,3 +310,11 @@ def test_no_backgrounds_figure_counts_an_image_the_renderer_draws_on() -> None:
     train, val = ev.load_backgrounds(DATA, "train"), ev.load_backgrounds(DATA, "val")
     assert len(rendered) == 300 and len(train) == len(val) == 450
     assert not rendered & {s.path for s in train + val}
+
+
+@pytest.mark.skipif(not (DATA / "br-plate-crops").is_dir(), reason="shared data absent")
+def test_the_unpasted_split_is_the_train_crops_the_detector_never_pasted() -> None:
+    from export.data.real import detector_crops, load_br_crops, split_br_crops
+    pasted = {c.path for c in detector_crops(split_br_crops(load_br_crops(DATA))[0])}
+    train, unpasted = ev.load_br_crops(DATA, "train"), ev.load_br_crops(DATA, "unpasted")
+    assert len(unpasted) == 466 and {s.path for s in unpasted} == {s.path for s in train} - pasted

@@ -19,7 +19,6 @@ Split sizes (counted on the shared data, see tests/test_data_real.py):
 from __future__ import annotations
 
 import csv
-import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from runtime.audit import audited_labels, look_alikes, unboxed_plates
-from runtime.splits import VAL_VIDEOS, text_in_val
+from runtime.splits import VAL_VIDEOS, in_detector_half, text_in_val
 
 
 @dataclass(frozen=True)
@@ -89,7 +88,7 @@ def detector_crops(train: list[BrCrop]) -> list[BrCrop]:
     """The train crops whose text falls in the detector's half (a hash of the text): the detector
     pastes only these, so dev (bench/figures.sh dev: br-crops train end to end, street train)
     still holds real plates it has never seen. Val crops it never sees either way."""
-    return [c for c in train if hashlib.sha1(f"detector:{c.text}".encode()).digest()[0] % 2 == 0]
+    return [c for c in train if in_detector_half(c.text)]
 
 
 def load_scenes_ro(root: Path) -> list[Frame]:
