@@ -34,6 +34,9 @@ P_CUT = 0.25
 # Crops of no plate, read as nothing (export/data/negatives.py): this share of every batch.
 P_NEGATIVE = 0.08
 NEGATIVE_SEED = 24680  # the training log's set of negatives
+# Trained on negatives alone, the recognizer read foreign plates as nothing too (Romanian plates on
+# scenes-ro, docs/history.md session 24): this share of rendered plates is European, read as written.
+P_FOREIGN = 0.06
 
 
 def crops_to_tensor(crops: list[np.ndarray]) -> torch.Tensor:
@@ -100,7 +103,8 @@ class Batches(IterableDataset):
                     crops.append(jitter_real(rng, images[i]))
                     texts.append(self.real[i].text)
                 else:
-                    crop, text = degrade.recognizer_sample(rng, assets, INPUT_WIDTH, INPUT_HEIGHT, p_cut=P_CUT)
+                    crop, text = degrade.recognizer_sample(rng, assets, INPUT_WIDTH, INPUT_HEIGHT, p_cut=P_CUT,
+                                                                p_foreign=P_FOREIGN)
                     crops.append(crop)
                     texts.append(text)
             yield crops_to_tensor(crops), texts

@@ -48,4 +48,4 @@ def test_training_batches_hold_a_few_negatives_with_empty_text() -> None:
     assert images.shape[0] == len(texts) == 64
     empty = sum(t == "" for t in texts)
     assert 0 < empty < 4 * P_NEGATIVE * 64
-    assert all(len(t) == 7 for t in texts if t)  # every other crop is a plate with its text
+    assert all(5 <= len(t) <= 8 and t.isalnum() for t in texts if t)  # every other crop is a plate with its text
