@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch.utils.data import IterableDataset
 
-from export.data.assets import Assets, load_assets, load_photos
+from export.data.assets import Assets, background_files, load_assets
 from export.data.real import BrCrop, Frame, detector_crops, load_br_crops, load_scenes_ro, split_br_crops, split_scenes_ro
 from export.data.scenes import PlateLabel, Scene, render_scene
 from export.detector import INPUT_HEIGHT, INPUT_WIDTH, MAX_LOG_SIDE, STRIDES, Detector
@@ -158,7 +158,7 @@ class Batches(IterableDataset):
         rng = stream_rng(self.seed)
         assets = load_assets(self.args.data, self.args.fonts)
         real = Real(self.frames, [cv2.imread(str(c.path), cv2.IMREAD_COLOR) for c in self.crops],
-                    load_photos(self.args.data))
+                    [cv2.imread(str(f), cv2.IMREAD_GRAYSCALE) for f in background_files(Path(self.args.data) / "backgrounds-gray")])
         for count in itertools.count():
             size = INPUT_HEIGHT if count % LARGE_EVERY == LARGE_EVERY - 1 else self.args.size
             scenes = [sample(rng, assets, size, real) for _ in range(self.args.batch)]

@@ -19,9 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import IterableDataset
 
-from export.data.assets import load_assets, load_photos
+from export.data.assets import load_assets
 from export.data import degrade
-from export.data.negatives import negative_sample
 from export.data.real import BrCrop, load_br_crops, split_br_crops
 from export.recognizer import INPUT_HEIGHT, INPUT_WIDTH, MEAN, STD, Recognizer, encode_targets
 from export.training import add_run_arguments, batches, start_run, stream_rng, to_tensor
@@ -31,12 +30,6 @@ from runtime.metrics import text_accuracy
 # A detector's corners may sit inside the plate; two-line plates cut a few percent short read badly
 # unless training showed them so (bench/crop_cuts.py, session 20): this share of rendered crops is cut.
 P_CUT = 0.25
-# Crops of no plate, read as nothing (export/data/negatives.py): this share of every batch.
-P_NEGATIVE = 0.08
-NEGATIVE_SEED = 24680  # the training log's set of negatives
-# Trained on negatives alone, the recognizer read foreign plates as nothing too (Romanian plates on
-# scenes-ro, docs/history.md session 24): this share of rendered plates is European, read as written.
-P_FOREIGN = 0.06
 
 
 def crops_to_tensor(crops: list[np.ndarray]) -> torch.Tensor:
@@ -81,8 +74,7 @@ def plain_crops(items: list[BrCrop]) -> list[np.ndarray]:
 
 
 class Batches(IterableDataset):
-    """Endless batches: a share P_NEGATIVE of crops of no plate, and of the rest a fraction `real` of
-    real train crops and freshly rendered plates."""
+    """Endless batches: a fraction `real` of real train crops, the rest freshly rendered."""
 
     def __init__(self, args: argparse.Namespace, real: list[BrCrop], seed: int) -> None:
         self.args, self.real, self.seed = args, real, seed
@@ -91,20 +83,15 @@ class Batches(IterableDataset):
         rng = stream_rng(self.seed)
         assets = load_assets(self.args.data, self.args.fonts)
         images = read_crops(self.real)
-        photos = load_photos(self.args.data)
         while True:
             crops, texts = [], []
             for _ in range(self.args.batch):
-                if photos and rng.random() < P_NEGATIVE:
-                    crops.append(negative_sample(rng, photos, INPUT_WIDTH, INPUT_HEIGHT))
-                    texts.append("")
-                elif images and rng.random() < self.args.real_fraction:
+                if images and rng.random() < self.args.real_fraction:
                     i = int(rng.integers(len(images)))
                     crops.append(jitter_real(rng, images[i]))
                     texts.append(self.real[i].text)
                 else:
-                    crop, text = degrade.recognizer_sample(rng, assets, INPUT_WIDTH, INPUT_HEIGHT, p_cut=P_CUT,
-                                                                p_foreign=P_FOREIGN)
+                    crop, text = degrade.recognizer_sample(rng, assets, INPUT_WIDTH, INPUT_HEIGHT, p_cut=P_CUT)
                     crops.append(crop)
                     texts.append(text)
             yield crops_to_tensor(crops), texts
@@ -127,11 +114,6 @@ def validation_sets(args: argparse.Namespace, val: list[BrCrop],
         rendered = [degrade.recognizer_sample(rng, assets, INPUT_WIDTH, INPUT_HEIGHT, readable)
                     for _ in range(args.synthetic_val)]
         sets[name] = ([c for c, _ in rendered], [t for _, t in rendered])
-    photos = load_photos(args.data)
-    if photos:  # exact = the share read as nothing
-        rng = np.random.default_rng(NEGATIVE_SEED)
-        negatives = [negative_sample(rng, photos, INPUT_WIDTH, INPUT_HEIGHT) for _ in range(args.synthetic_val // 2)]
-        sets["negative_val"] = (negatives, [""] * len(negatives))
     return sets
 
 

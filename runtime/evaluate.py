@@ -186,7 +186,11 @@ class Reader(Protocol):
 
 
 def predict(reader: Reader, image: object) -> list[Predicted]:
-    """Every plate read() reports for one image (bytes, path or BGR array), as the API reports it."""
+    """Every plate read() reports for one image (bytes, path or BGR array), as the API reports it.
+
+    Plates found but not read (a box the detector is sure of) come back with empty text: they count
+    for detection, not for reading.
+    """
     return [Predicted(tuple(float(v) for v in p.box), float(p.confidence), normalise_text(p.text))
             for p in reader.read(image)]
 

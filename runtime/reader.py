@@ -122,12 +122,9 @@ class PlateReader:
             i = best[k]
             crop, rectified = cut[i * views]
             reading = readings[i]
-            # A box read as nothing holds no plate: the recognizer answers the end token first on
-            # lettering, signs and texture the detector takes for plates (export/data/negatives.py).
-            # A box the detector is unsure of must moreover hold characters read surely enough
-            # (manifest recognizer.reading_check).
-            if not reading.text:
-                continue
+            # A box the detector is unsure of must hold characters: tail lights, signs and lettering
+            # taken for plates read as nothing (manifest recognizer.reading_check). A box it is sure
+            # of answers even unread, with empty text: the box is real information.
             if d.score < rec.check_score and reading.mean_confidence < required_confidence(rec, d.score):
                 continue
             crops.append(crop)

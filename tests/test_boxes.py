@@ -391,8 +391,7 @@ def test_the_reader_reads_each_plate_at_every_crop_margin_as_views(tiny_reader):
 def test_an_unsure_box_is_answered_only_with_characters_read_in_it(tiny_reader):
     """recognizer.reading_check (0.98, 0.32 in the tiny manifest): under the detector score, a box
     whose characters are read with a geometric-mean confidence under 0.32 is not a plate (a tail
-    light, a sign); a box the detector is sure of answers whatever its reading, unless it is read as
-    nothing (the recognizer's answer for no plate)."""
+    light, a sign); a box the detector is sure of answers even unread."""
     from runtime.boxes import Detection
     from runtime.recognizer import Reading
 
@@ -403,16 +402,16 @@ def test_an_unsure_box_is_answered_only_with_characters_read_in_it(tiny_reader):
     found = [(0.97, Reading("ABC1234", 0.3 ** 7, (0.3,) * 7)),  # unsure box, unsure read: dropped
              (0.97, Reading("ABC1234", 0.2 * 0.6 ** 6, (0.2,) + (0.6,) * 6)),  # mean 0.54: kept
              (0.99, Reading("ABC1234", 0.3 ** 7, (0.3,) * 7)),  # sure box: kept
-             (0.99, Reading("", 0.0, ())),  # sure box, read as nothing: dropped
+             (0.99, Reading("", 0.0, ())),  # sure box, nothing read: kept with empty text
              (0.5, Reading("", 0.0, ()))]  # unsure box, nothing read: dropped
     quads = [np.float32([[x1, y1], [x2, y1], [x2, y2], [x1, y2]]) for x1, y1, x2, y2 in boxes]
     stub = stub_reader(tiny_reader, [Detection(box=b, score=s, corners=q) for b, q, (s, _) in zip(boxes, quads, found)],
                        [r for _, r in found])
     plates = stub.read(image)
-    assert [(p.confidence, p.text) for p in plates] == [(0.97, "ABC1234"), (0.99, "ABC1234")]
-    assert [p.box[0] for p in plates] == [150, 260]
+    assert [(p.confidence, p.text) for p in plates] == [(0.97, "ABC1234"), (0.99, "ABC1234"), (0.99, "")]
+    assert [p.box[0] for p in plates] == [150, 260, 370]
     analysis = stub.analyze(image)
-    assert len(analysis.crops) == len(analysis.plates) == 2
+    assert len(analysis.crops) == len(analysis.plates) == 3
 
 
 def test_the_less_sure_the_detector_the_surer_the_reading_must_be(tiny_reader):

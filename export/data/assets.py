@@ -162,12 +162,6 @@ def background_files(bg_dir: Path) -> list[Path]:
     return rendered_backgrounds(sorted(bg_dir.glob("*.jpg")) if bg_dir.is_dir() else [])
 
 
-def load_photos(data: Path) -> list[np.ndarray]:
-    """background_files at full size, grey: the plate-free photos detector and recognizer
-    negatives are cut from (train_detector.photo_negative, negatives.negative_sample)."""
-    return [cv2.imread(str(f), cv2.IMREAD_GRAYSCALE) for f in background_files(Path(data) / "backgrounds-gray")]
-
-
 def _load_backgrounds(bg_dir: Path, max_side: int = 320) -> list[np.ndarray]:
     """Load background_files, downscaled for speed."""
     out = []

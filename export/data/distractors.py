@@ -11,7 +11,6 @@ as background. Torch-free: numpy + cv2 only.
 from __future__ import annotations
 
 import string
-from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -149,11 +148,9 @@ def grille(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
 KINDS = (lettering, light, sign, badge, grille)
 
 
-def render_distractor(rng: np.random.Generator, width: float,
-                      kinds: tuple[Callable[[np.random.Generator], tuple[np.ndarray, np.ndarray]], ...] = KINDS
-                      ) -> np.ndarray:
-    """One plate-like non-plate of a random kind, `width` px wide, as BGRA uint8 (alpha = its shape)."""
-    layer, alpha = kinds[int(rng.integers(len(kinds)))](rng)
+def render_distractor(rng: np.random.Generator, width: float) -> np.ndarray:
+    """One random plate-like non-plate, `width` px wide, as BGRA uint8 (alpha = its shape)."""
+    layer, alpha = KINDS[int(rng.integers(len(KINDS)))](rng)
     size = (max(2, int(round(width))), max(2, int(round(width * layer.shape[0] / CANVAS_W))))
     interpolation = cv2.INTER_AREA if size[0] < CANVAS_W else cv2.INTER_LINEAR
     return cv2.resize(np.dstack([layer, alpha]), size, interpolation=interpolation)

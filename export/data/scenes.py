@@ -116,7 +116,7 @@ def _plate_width(rng: np.random.Generator, largest: float) -> float:
 
 # ----------------------------------------------------------------------------- backgrounds
 
-def tint(rng: np.random.Generator, grey: np.ndarray) -> np.ndarray:
+def _tint(rng: np.random.Generator, grey: np.ndarray) -> np.ndarray:
     """Grey -> plausible colour: per-channel gains times a smooth, mild colour gradient."""
     h, w = grey.shape[:2]
     gains = np.clip(1.0 + rng.normal(0.0, 0.1, 3), 0.75, 1.25).astype(np.float32)
@@ -138,7 +138,7 @@ def _grey_background(rng: np.random.Generator, assets: Assets, width: int, heigh
     """
     bgs = assets.backgrounds
     if not bgs:
-        return tint(rng, np.full((height, width), int(rng.integers(40, 200)), np.uint8)), 1.0
+        return _tint(rng, np.full((height, width), int(rng.integers(40, 200)), np.uint8)), 1.0
     g = bgs[int(rng.integers(len(bgs)))]
     gh, gw = g.shape[:2]
     aspect = width / height
@@ -150,7 +150,7 @@ def _grey_background(rng: np.random.Generator, assets: Assets, width: int, heigh
     if rng.random() < 0.5:
         crop = crop[:, ::-1]
     crop = cv2.resize(crop, (width, height), interpolation=cv2.INTER_LINEAR)
-    return tint(rng, crop), max(width / cw, height / ch)
+    return _tint(rng, crop), max(width / cw, height / ch)
 
 
 def _read_frame(path: str) -> np.ndarray:
@@ -396,11 +396,11 @@ def _paste(rng: np.random.Generator, img: np.ndarray, flat: np.ndarray, labels: 
             _car_body(rng, img, car, float(quad[:, 1].max()))
     if rng.random() < 0.5:
         _recess(rng, img, quad)
-    blend(rng, img, bgra, x0, y0, soft)
+    _blend(rng, img, bgra, x0, y0, soft)
     return quad
 
 
-def blend(rng: np.random.Generator, img: np.ndarray, bgra: np.ndarray, x0: int, y0: int, soft: float) -> None:
+def _blend(rng: np.random.Generator, img: np.ndarray, bgra: np.ndarray, x0: int, y0: int, soft: float) -> None:
     """Light-match a warped BGRA patch to the scene under it and alpha-blend it in place at x0, y0."""
     ph, pw = bgra.shape[:2]
     alpha = bgra[..., 3].astype(np.float32) * np.float32(1.0 / 255.0)
@@ -419,7 +419,7 @@ def _paste_distractors(rng: np.random.Generator, img: np.ndarray, labels: list[P
                                              max_yaw=MAX_YAW, max_roll=float(rng.choice(MAX_ROLLS)))
         pos = _place(rng, bgra.shape[1], bgra.shape[0], labels, corners, rect)
         if pos is not None:
-            blend(rng, img, bgra, *pos, soft)
+            _blend(rng, img, bgra, *pos, soft)
 
 
 # ----------------------------------------------------------------------------- degradations
