@@ -134,7 +134,6 @@ def test_detector_batches_cut_every_fourth_at_the_input_height(monkeypatch) -> N
     from export import train_detector as module
     from export.data.scenes import Scene
     monkeypatch.setattr(module, "load_assets", lambda data, fonts: None)
-    monkeypatch.setattr(module, "background_files", lambda folder: [])
     monkeypatch.setattr(module, "sample", lambda rng, assets, size, real: Scene(
         np.zeros((size, size, 3), np.uint8), []))
     args = argparse.Namespace(data="absent", fonts=None, batch=2, size=320)
