@@ -157,7 +157,7 @@ def recover_recognizer(models: Path, crops: list[np.ndarray]) -> rec.Recognizer:
     encoder, decoder = models / "recognizer_encoder.onnx", models / "recognizer_decoder.onnx"
     unfold(model.encoder, encoder, (images,))
     with torch.no_grad():
-        features, keys, hidden = model.encoder(images)
+        features, keys, hidden, _ = model.encoder(images)
     token = torch.from_numpy(np.random.default_rng(0).integers(0, rec.START + 1, len(crops)))
     unfold(model.decoder, decoder, (token, hidden, features, keys))
     model.eval()

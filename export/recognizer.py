@@ -43,8 +43,19 @@ CHECK_SCORE, CHECK_CONFIDENCE = 0.98, 0.32
 CHECK_LOW_SCORE, CHECK_LOW_CONFIDENCE = 0.4, 0.7
 
 
+# The plate check: a box whose crop this network's plate head scores under PLATE_SCORE (the mean over the
+# crop margins' views) is not answered, however sure the detector is. Shop lettering, sign words and
+# striped facades the detector takes for plates at 0.98 and more read as plates (docs/history.md,
+# session 24); the head tells them from plates of any country by their look, not by their text.
+PLATE_SCORE = 0.2
+
+
 class Encoder(nn.Module):
-    """Crop [N,3,48,144] -> features [N,L,C], attention keys [N,L,A], initial hidden [N,H]."""
+    """Crop [N,3,48,144] -> features [N,L,C], attention keys [N,L,A], initial hidden [N,H], plate score [N].
+
+    The plate score is a small head on the feature grid, trained after the rest on the frozen
+    encoder (export/train_plate_check.py): whether the crop shows a plate at all, whatever it reads.
+    """
 
     def __init__(self, channels: int = 128, attention: int = 128, hidden: int = 128) -> None:
         super().__init__()
@@ -59,13 +70,20 @@ class Encoder(nn.Module):
         nn.init.normal_(self.position, std=0.02)
         self.to_keys = nn.Linear(channels, attention)
         self.to_hidden = nn.Linear(channels, hidden)
+        self.plate_cnn = nn.Sequential(conv_bn(channels, 64, 3), conv_bn(64, 64, 3))
+        self.to_plate = nn.Linear(128, 1)  # from the mean and the max of plate_cnn over the grid
 
-    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         grid = self.cnn(images) + self.position
         features = grid.flatten(2).transpose(1, 2)  # [N, L, C]
         keys = self.to_keys(features)
         hidden = torch.tanh(self.to_hidden(features.mean(dim=1)))
-        return features, keys, hidden
+        return features, keys, hidden, torch.sigmoid(self.plate_logit(grid))
+
+    def plate_logit(self, grid: torch.Tensor) -> torch.Tensor:
+        """[N,C,h,w] feature grid -> [N] logit that the crop is a plate."""
+        look = self.plate_cnn(grid)
+        return self.to_plate(torch.cat([look.mean(dim=(2, 3)), look.amax(dim=(2, 3))], dim=1)).squeeze(1)
 
 
 class DecoderStep(nn.Module):
@@ -100,7 +118,7 @@ class Recognizer(nn.Module):
 
     def forward(self, images: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
         """Teacher forcing: inputs [N,T] (START + text) -> logits [N,T,37]."""
-        features, keys, hidden = self.encoder(images)
+        features, keys, hidden, _ = self.encoder(images)
         steps = []
         for t in range(inputs.shape[1]):
             logits, hidden, _ = self.decoder(inputs[:, t], hidden, features, keys)
@@ -115,7 +133,7 @@ class Recognizer(nn.Module):
         plate's softmax probabilities are averaged over its views, the argmax of the mean is its
         character (fed back to every view) and the mean its confidence: one reading per plate.
         """
-        features, keys, hidden = self.encoder(images)
+        features, keys, hidden, _ = self.encoder(images)
         n = images.shape[0] // views
         token = torch.full((n * views,), START, dtype=torch.long, device=images.device)
         texts: list[list[str]] = [[] for _ in range(n)]

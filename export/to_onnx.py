@@ -34,6 +34,7 @@ from export.training import trained_weights
 from runtime.letterbox import letterbox
 
 TOLERANCE = 1e-4
+ENCODER_OUTPUTS = ("features", "keys", "hidden", "plate")
 OPSET = 17
 SHIPPED = Path(__file__).resolve().parents[1] / "models"
 # The greedy reference the tests hold the shipped models to; a candidate exported elsewhere gets its
@@ -146,15 +147,15 @@ def export_recognizer(checkpoint: Path, out: Path, data: Path | None, fonts: Pat
     crops = reference_crops(data, fonts, 200)
     images = crops_to_tensor(list(crops))
     with torch.no_grad():
-        features, keys, hidden = model.encoder(images[:2])
+        features, keys, hidden, _ = model.encoder(images[:2])
     encoder_path, decoder_path = out / "recognizer_encoder.onnx", out / "recognizer_decoder.onnx"
-    export(model.encoder, (images[:2],), encoder_path, ["images"], ["features", "keys", "hidden"])
+    export(model.encoder, (images[:2],), encoder_path, ["images"], list(ENCODER_OUTPUTS))
     token = torch.full((2,), rec.START, dtype=torch.long)
     export(model.decoder, (token, hidden, features, keys), decoder_path,
            ["token", "hidden", "features", "keys"], ["logits", "next_hidden", "attention"])
     worst = parity(model.encoder, encoder_path, {"images": images.numpy()})
     with torch.no_grad():
-        features, keys, hidden = model.encoder(images)
+        features, keys, hidden, _ = model.encoder(images)
     tokens = np.random.default_rng(0).integers(0, rec.START + 1, len(images))
     worst = max(worst, parity(model.decoder, decoder_path, {"token": tokens, "hidden": hidden.numpy(),
                                                              "features": features.numpy(), "keys": keys.numpy()}))
@@ -163,7 +164,7 @@ def export_recognizer(checkpoint: Path, out: Path, data: Path | None, fonts: Pat
     write_greedy_fixture(model, crops, images, fixture_path(out))
     return {
         "encoder": {"file": encoder_path.name, "sha256": sha256(encoder_path),
-                    "inputs": ["images"], "outputs": ["features", "keys", "hidden"]},
+                    "inputs": ["images"], "outputs": list(ENCODER_OUTPUTS)},
         "decoder": {"file": decoder_path.name, "sha256": sha256(decoder_path),
                     "inputs": ["token", "hidden", "features", "keys"], "outputs": ["logits", "next_hidden", "attention"]},
         "input": {"height": rec.INPUT_HEIGHT, "width": rec.INPUT_WIDTH, "channels": "RGB", "scale": 1 / 255,
@@ -174,6 +175,7 @@ def export_recognizer(checkpoint: Path, out: Path, data: Path | None, fonts: Pat
         "crop_margins": list(rec.CROP_MARGINS),
         "reading_check": {"detector_score": rec.CHECK_SCORE, "char_confidence": rec.CHECK_CONFIDENCE,
                           "low_detector_score": rec.CHECK_LOW_SCORE, "low_char_confidence": rec.CHECK_LOW_CONFIDENCE},
+        "plate_check": {"plate_score": rec.PLATE_SCORE},
         "parity_max_abs_diff": worst,
         "training": state.get("training", {}),
         "validation": state.get("scores", {}),

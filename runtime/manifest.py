@@ -139,6 +139,9 @@ class RecognizerSpec:
     check_confidence: float
     check_low_score: float  # and the bar rises linearly to check_low_confidence at this detector score
     check_low_confidence: float
+    # A detection whose crops the encoder's plate head scores under plate_score (their mean) is not
+    # answered, however sure the detector is (runtime/reader.py).
+    plate_score: float
 
 
 @dataclass(frozen=True)
@@ -282,8 +285,9 @@ def load_manifest(models_dir: str | os.PathLike[str] | None = None, verify: bool
     dec_inputs = tuple(_get(rec, "decoder.inputs"))
     dec_outputs = tuple(_get(rec, "decoder.outputs"))
     enc_outputs = tuple(_get(rec, "encoder.outputs"))
-    if len(dec_inputs) != 4 or len(dec_outputs) != 3 or len(enc_outputs) != 3:
-        raise ManifestError("manifest.json: decoder needs 4 inputs/3 outputs, encoder 3 outputs")
+    if len(dec_inputs) != 4 or len(dec_outputs) != 3 or len(enc_outputs) != 4:
+        raise ManifestError("manifest.json: decoder needs 4 inputs/3 outputs, encoder 4 outputs "
+                            "(features, keys, hidden, plate score)")
     recognizer = RecognizerSpec(
         encoder_path=enc_path, encoder_sha256=enc_sha, decoder_path=dec_path, decoder_sha256=dec_sha,
         encoder_inputs=tuple(_get(rec, "encoder.inputs")), encoder_outputs=enc_outputs,
@@ -296,6 +300,7 @@ def load_manifest(models_dir: str | os.PathLike[str] | None = None, verify: bool
         check_confidence=float(_get(rec, "reading_check.char_confidence")),
         check_low_score=float(_get(rec, "reading_check.low_detector_score")),
         check_low_confidence=float(_get(rec, "reading_check.low_char_confidence")),
+        plate_score=float(_get(rec, "plate_check.plate_score")),
     )
     if not (0.0 <= recognizer.check_score <= 1.0 and 0.0 <= recognizer.check_confidence <= 1.0):
         raise ManifestError("manifest.json: recognizer.reading_check.detector_score and char_confidence must be in [0, 1]")
@@ -303,4 +308,6 @@ def load_manifest(models_dir: str | os.PathLike[str] | None = None, verify: bool
             and recognizer.check_confidence <= recognizer.check_low_confidence <= 1.0):
         raise ManifestError("manifest.json: recognizer.reading_check.low_detector_score must be in [0, detector_score) "
                             "and low_char_confidence in [char_confidence, 1]")
+    if not 0.0 <= recognizer.plate_score <= 1.0:
+        raise ManifestError("manifest.json: recognizer.plate_check.plate_score must be in [0, 1]")
     return Manifest(root=root, version=1, detector=detector, recognizer=recognizer, raw=raw)

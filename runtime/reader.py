@@ -1,8 +1,8 @@
 """PlateReader: image in, plates (box, text, confidences) out.
 
 Data flow: image.load_image -> detector (letterbox, ONNX, boxes) -> crops -> recognizer
-(encoder + greedy decoder) -> the reading check (a box the detector is unsure of must hold
-characters). One reader can be shared by many threads: it holds only the
+(encoder + greedy decoder) -> the plate check (the encoder's plate head must take the crop for
+a plate) and the reading check (a box the detector is unsure of must hold characters). One reader can be shared by many threads: it holds only the
 immutable manifest and the ORT sessions (whose run() is thread-safe); every buffer is
 allocated per call.
 """
@@ -35,6 +35,7 @@ class PlateResult:
     text: str
     text_confidence: float  # product of char_confidences
     char_confidences: tuple[float, ...]
+    plate_score: float  # the recognizer's plate head: how much the crop looks like a plate at all
     corners: tuple[tuple[float, float], ...] | None  # TL,TR,BR,BL used to rectify, else None
 
     def to_dict(self) -> dict[str, Any]:
@@ -122,6 +123,10 @@ class PlateReader:
             i = best[k]
             crop, rectified = cut[i * views]
             reading = readings[i]
+            # Shop lettering, sign words and striped facades the detector is sure of read as plates:
+            # the plate head, which never learned text, tells them from plates (manifest plate_check).
+            if reading.plate_score < rec.plate_score:
+                continue
             # A box the detector is unsure of must hold characters: tail lights, signs and lettering
             # taken for plates read as nothing (manifest recognizer.reading_check). A box it is sure
             # of answers even unread, with empty text: the box is real information.
@@ -132,7 +137,7 @@ class PlateReader:
             plates.append(PlateResult(
                 box=_xywh(d.box), confidence=d.score, text=reading.text,
                 text_confidence=reading.confidence, char_confidences=reading.char_confidences,
-                corners=corners,
+                plate_score=round(reading.plate_score, 4), corners=corners,
             ))
         return Analysis(bgr, plates, crops)
 

@@ -9,6 +9,10 @@ A plate may be cut more than once (the manifest's crop_margins): its crops are v
 plate, decoded in lockstep. At each step their softmax probabilities are averaged, and the
 argmax of the mean is the plate's character, fed back to every view: where one framing leaves
 a character in doubt, the other usually does not, and the mean keeps the surer of the two.
+
+The encoder also scores each crop for looking like a plate at all (its plate head); a plate's
+score is the mean over its views, and the reader answers no box scored under the manifest's
+plate_check (runtime/reader.py).
 """
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ class Reading:
     text: str
     confidence: float  # product of char_confidences; 0.0 for empty text
     char_confidences: tuple[float, ...]
+    plate_score: float  # the encoder's plate head: how much the crop looks like a plate, whatever it reads
 
     @property
     def mean_confidence(self) -> float:
@@ -51,11 +56,12 @@ def greedy_decode(
     features: np.ndarray,
     keys: np.ndarray,
     hidden: np.ndarray,
+    plate_scores: np.ndarray,
     spec: RecognizerSpec,
     views: int = 1,
 ) -> list[Reading]:
     """Run the one-step decoder greedily for a batch of `views` consecutive crops per plate; see
-    the module docstring for the rules. One Reading per plate."""
+    the module docstring for the rules. One Reading per plate, with its views' mean plate score."""
     n = features.shape[0] // views
     token_name, hidden_name, features_name, keys_name = spec.decoder_inputs
     logits_name, hidden_out_name = spec.decoder_outputs[:2]
@@ -84,9 +90,10 @@ def greedy_decode(
         if done.all():
             break
         token = np.repeat(best, views).astype(np.int64, copy=False)
+    plate = plate_scores.reshape(n, views).mean(axis=1)
     return [
-        Reading("".join(c), float(np.prod(p)) if p else 0.0, tuple(p))
-        for c, p in zip(chars, confs)
+        Reading("".join(c), float(np.prod(p)) if p else 0.0, tuple(p), float(s))
+        for c, p, s in zip(chars, confs, plate)
     ]
 
 
@@ -112,5 +119,6 @@ class Recognizer:
         if not crops:
             return []
         batch = to_batch(crops, self.spec)
-        features, keys, hidden = self.encoder.run(list(self.spec.encoder_outputs), {self.spec.encoder_inputs[0]: batch})
-        return greedy_decode(self.decoder, features, keys, hidden, self.spec, views)
+        features, keys, hidden, plate = self.encoder.run(list(self.spec.encoder_outputs),
+                                                         {self.spec.encoder_inputs[0]: batch})
+        return greedy_decode(self.decoder, features, keys, hidden, plate, self.spec, views)

@@ -26,6 +26,19 @@ def in_detector_half(text: str) -> bool:
     return hashlib.sha1(f"detector:{text}".encode()).digest()[0] % 2 == 0
 
 
+# The scenes-ro train video whose frames the plate check learns from (export/data/plate_or_not.py);
+# the other train video, dayride_type1_001.mp4, is its dev set: plates of a video never seen, as
+# the validation videos' are (a split of one video by runs of frames kept every dev plate, and lost
+# 6 of the 83 val plates: docs/history.md, session 25).
+CHECK_VIDEOS = frozenset({"nightride_type3_001.mp4"})
+
+
+def in_check_half(key: str) -> bool:
+    """The half of the train photos (by file name) whose crops the plate check learns from
+    (export/data/plate_or_not.py); the other half is its dev set."""
+    return hashlib.sha1(f"plate-check:{key}".encode()).digest()[0] % 2 == 0
+
+
 BACKGROUNDS_VAL_FROM = 600  # backgrounds-gray images (file-name order) from this index on are the validation half
 RENDERED_BACKGROUNDS = 300  # how many backgrounds-gray images the scene renderer draws on
 

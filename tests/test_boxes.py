@@ -380,7 +380,7 @@ def test_the_reader_reads_each_plate_at_every_crop_margin_as_views(tiny_reader):
     assert len(margins) == 2
     calls = []
     stub = stub_reader(tiny_reader, [Detection(box=box, score=0.9, corners=quad)],
-                       [Reading("ABC1234", 0.5, (0.9,) * 7)], calls)
+                       [Reading("ABC1234", 0.5, (0.9,) * 7, 0.9)], calls)
     assert [p.text for p in stub.read(image)] == ["ABC1234"]
     ((crops, views),) = calls
     assert views == 2
@@ -399,11 +399,11 @@ def test_an_unsure_box_is_answered_only_with_characters_read_in_it(tiny_reader):
     assert (spec.check_score, spec.check_confidence) == (0.98, 0.32)
     image = np.full((400, 600, 3), 128, np.uint8)
     boxes = [np.float32([40 + 110 * k, 100, 140 + 110 * k, 130]) for k in range(5)]
-    found = [(0.97, Reading("ABC1234", 0.3 ** 7, (0.3,) * 7)),  # unsure box, unsure read: dropped
-             (0.97, Reading("ABC1234", 0.2 * 0.6 ** 6, (0.2,) + (0.6,) * 6)),  # mean 0.54: kept
-             (0.99, Reading("ABC1234", 0.3 ** 7, (0.3,) * 7)),  # sure box: kept
-             (0.99, Reading("", 0.0, ())),  # sure box, nothing read: kept with empty text
-             (0.5, Reading("", 0.0, ()))]  # unsure box, nothing read: dropped
+    found = [(0.97, Reading("ABC1234", 0.3 ** 7, (0.3,) * 7, 0.9)),  # unsure box, unsure read: dropped
+             (0.97, Reading("ABC1234", 0.2 * 0.6 ** 6, (0.2,) + (0.6,) * 6, 0.9)),  # mean 0.54: kept
+             (0.99, Reading("ABC1234", 0.3 ** 7, (0.3,) * 7, 0.9)),  # sure box: kept
+             (0.99, Reading("", 0.0, (), 0.9)),  # sure box, nothing read: kept with empty text
+             (0.5, Reading("", 0.0, (), 0.9))]  # unsure box, nothing read: dropped
     quads = [np.float32([[x1, y1], [x2, y1], [x2, y2], [x1, y2]]) for x1, y1, x2, y2 in boxes]
     stub = stub_reader(tiny_reader, [Detection(box=b, score=s, corners=q) for b, q, (s, _) in zip(boxes, quads, found)],
                        [r for _, r in found])
@@ -412,6 +412,36 @@ def test_an_unsure_box_is_answered_only_with_characters_read_in_it(tiny_reader):
     assert [p.box[0] for p in plates] == [150, 260, 370]
     analysis = stub.analyze(image)
     assert len(analysis.crops) == len(analysis.plates) == 3
+
+
+def test_a_box_that_does_not_look_like_a_plate_is_not_answered_however_sure(tiny_reader):
+    """recognizer.plate_check (0.5 in the tiny manifest): shop lettering the detector is sure of reads
+    as a plate; the encoder's plate head scores its crops low, and the reader leaves it out."""
+    from runtime.boxes import Detection
+    from runtime.recognizer import Reading
+
+    assert tiny_reader.recognizer.spec.plate_score == 0.5
+    image = np.full((400, 600, 3), 128, np.uint8)
+    boxes = [np.float32([40 + 110 * k, 100, 140 + 110 * k, 130]) for k in range(3)]
+    quads = [np.float32([[x1, y1], [x2, y1], [x2, y2], [x1, y2]]) for x1, y1, x2, y2 in boxes]
+    readings = [Reading("ABC1234", 0.9, (0.99,) * 7, 0.49),  # sure box, sure read, no plate: dropped
+                Reading("ABC1234", 0.9, (0.99,) * 7, 0.5),  # at the bar: kept
+                Reading("XYZ9876", 0.9, (0.99,) * 7, 0.8)]
+    stub = stub_reader(tiny_reader, [Detection(box=b, score=0.999, corners=q) for b, q in zip(boxes, quads)], readings)
+    plates = stub.read(image)
+    assert [(p.text, p.plate_score) for p in plates] == [("ABC1234", 0.5), ("XYZ9876", 0.8)]
+
+
+def test_the_reader_asks_the_encoder_whether_a_crop_is_a_plate(tmp_path):
+    """End to end on tiny graphs: the same scene answers its plates when the encoder scores their crops
+    as plates, and none when it scores them under the manifest's plate_check."""
+    from runtime.reader import PlateReader
+    from tiny_models import write_models
+
+    scene = np.full((720, 1280, 3), 128, np.uint8)
+    plates = PlateReader(write_models(tmp_path / "yes", SCENE_ROWS, plate_score=0.9), providers="cpu").read(scene)
+    assert plates and all(p.plate_score == pytest.approx(0.9) for p in plates)
+    assert PlateReader(write_models(tmp_path / "no", SCENE_ROWS, plate_score=0.1), providers="cpu").read(scene) == []
 
 
 def test_the_less_sure_the_detector_the_surer_the_reading_must_be(tiny_reader):
@@ -435,8 +465,8 @@ def test_the_less_sure_the_detector_the_surer_the_reading_must_be(tiny_reader):
 def test_mean_confidence_is_the_geometric_mean_of_the_characters():
     from runtime.recognizer import Reading
 
-    assert Reading("AB", 0.08, (0.2, 0.4)).mean_confidence == pytest.approx(0.08 ** 0.5)
-    assert Reading("", 0.0, ()).mean_confidence == 0.0
+    assert Reading("AB", 0.08, (0.2, 0.4), 1.0).mean_confidence == pytest.approx(0.08 ** 0.5)
+    assert Reading("", 0.0, (), 1.0).mean_confidence == 0.0
 
 
 @pytest.mark.parametrize("window_score,kept", [(0.95, True), (0.6, False)])

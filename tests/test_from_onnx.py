@@ -12,7 +12,7 @@ pytest.importorskip("onnx")
 from export import detector as det  # noqa: E402
 from export import recognizer as rec  # noqa: E402
 from export.from_onnx import recover_detector, recover_recognizer  # noqa: E402
-from export.to_onnx import export  # noqa: E402
+from export.to_onnx import ENCODER_OUTPUTS, export  # noqa: E402
 from export.train_recognizer import crops_to_tensor  # noqa: E402
 
 
@@ -39,8 +39,8 @@ def test_recognizer_comes_back_as_exported(tmp_path: Path) -> None:
     original = _trained_looking(rec.Recognizer(), seed=1)
     images = crops_to_tensor(_crops(0, 2))
     with torch.no_grad():
-        features, keys, hidden = original.encoder(images)
-    export(original.encoder, (images,), tmp_path / "recognizer_encoder.onnx", ["images"], ["features", "keys", "hidden"])
+        features, keys, hidden, _ = original.encoder(images)
+    export(original.encoder, (images,), tmp_path / "recognizer_encoder.onnx", ["images"], list(ENCODER_OUTPUTS))
     export(original.decoder, (torch.full((2,), rec.START), hidden, features, keys), tmp_path / "recognizer_decoder.onnx",
            ["token", "hidden", "features", "keys"], ["logits", "next_hidden", "attention"])
 

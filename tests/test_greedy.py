@@ -15,10 +15,10 @@ NORM = Normalization(1 / 255, (0.5,) * 3, (0.5,) * 3)
 def spec(max_length: int = 8) -> RecognizerSpec:
     return RecognizerSpec(
         encoder_path=Path("enc.onnx"), encoder_sha256="", decoder_path=Path("dec.onnx"), decoder_sha256="",
-        encoder_inputs=("images",), encoder_outputs=("features", "keys", "hidden"),
+        encoder_inputs=("images",), encoder_outputs=("features", "keys", "hidden", "plate"),
         decoder_inputs=("token", "hidden", "features", "keys"), decoder_outputs=("logits", "next_hidden", "attention"),
         height=48, width=144, norm=NORM, charset=CHARSET, end=END, start=START, max_length=max_length, crop_margins=(0.03,),
-        check_score=0.98, check_confidence=0.32, check_low_score=0.4, check_low_confidence=0.7,
+        check_score=0.98, check_confidence=0.32, check_low_score=0.4, check_low_confidence=0.7, plate_score=0.5,
     )
 
 
@@ -41,7 +41,7 @@ def inputs(n: int, script_ids: list[int] | None = None):
     hidden = np.zeros((n, HD), np.float32)
     if script_ids is not None:
         hidden[:, 1] = script_ids
-    return np.zeros((n, L, C), np.float32), np.zeros((n, L, C), np.float32), hidden
+    return np.zeros((n, L, C), np.float32), np.zeros((n, L, C), np.float32), hidden, np.linspace(0, 1, n, dtype=np.float32)
 
 
 def ids(text: str) -> list[int]:
@@ -101,6 +101,7 @@ def test_views_of_a_plate_are_decoded_in_lockstep_on_their_mean():
     dec = CountingSession(script_decoder(scripts, steps=10))
     readings = greedy_decode(dec, *inputs(6, [0, 1, 2, 3, 3, 3]), spec(), views=3)
     assert [r.text for r in readings] == ["AB", "7"]
+    assert [r.plate_score for r in readings] == pytest.approx([0.2, 0.8])  # each plate's views' mean
     off = 1.0 / (np.exp(PEAK) + END)  # a view's probability for another view's peak
     assert readings[0].char_confidences == pytest.approx([PEAK_PROB, (2 * PEAK_PROB + off) / 3])
     assert readings[1].char_confidences == pytest.approx([PEAK_PROB])

@@ -10,6 +10,7 @@ import pytest
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 OLD_RE = re.compile(r"^[A-Z]{3}[0-9]{4}$")
 MERC_RE = re.compile(r"^[A-Z]{3}[0-9][A-Z][0-9]{2}$")
+EU_RE = re.compile(r"^[A-Z]{1,2}[0-9]{2,3}[A-Z]{2,3}$")
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +45,25 @@ def test_two_line_flag(assets):
         assert not one.two_line and two.two_line
         assert one.image.shape[1] / one.image.shape[0] > 2.5      # 400x130 mm
         assert two.image.shape[1] / two.image.shape[0] < 1.5      # motorcycle plates
+
+
+def test_european_plates_are_drawn_on_one_line_only_when_asked_for(assets):
+    """The plate check's foreign plates (train_plate_check.Batches): never a random format, so the
+    detector's scenes and the validation sets stay Brazilian."""
+    from export.data.degrade import recognizer_sample
+    from export.data.plates import render_plate
+    rng = np.random.default_rng(2)
+    for _ in range(20):
+        p = render_plate(rng, assets, fmt="eu")
+        assert EU_RE.match(p.text) and not p.two_line and p.image.shape == (66, 312, 3), p.text
+    with pytest.raises(ValueError, match="one line"):
+        render_plate(rng, assets, fmt="eu", two_line=True)
+    assert all(render_plate(rng, assets).fmt != "eu" for _ in range(100))
+    texts = [recognizer_sample(np.random.default_rng(s), assets, 144, 48, p_foreign=1.0)[1] for s in range(10)]
+    assert all(EU_RE.match(t) for t in texts)
+    plain = [recognizer_sample(np.random.default_rng(s), assets, 144, 48)[0] for s in range(4)]
+    asked_not = [recognizer_sample(np.random.default_rng(s), assets, 144, 48, p_foreign=0.0)[0] for s in range(4)]
+    assert all(np.array_equal(a, b) for a, b in zip(plain, asked_not))
 
 
 def test_deterministic_by_seed(assets):

@@ -101,10 +101,12 @@ def detector_model(rows: np.ndarray) -> onnx.ModelProto:
     return _model(nodes, [_f("images", ["N", 3, "H", "W"])], outputs, inits)
 
 
-def encoder_model() -> onnx.ModelProto:
-    """images [N,3,48,144] -> features, keys [N,L,C] and hidden [N,HD], all zeros."""
+def encoder_model(plate_score: float = 1.0) -> onnx.ModelProto:
+    """images [N,3,48,144] -> features, keys [N,L,C] and hidden [N,HD], all zeros, and plate [N], plate_score."""
     zeros = np.zeros((1, L, C), np.float32)
     inits = [
+        numpy_helper.from_array(np.full((1,), plate_score, np.float32), "plate_1"),
+        numpy_helper.from_array(np.array([1], np.int64), "p_tail"),
         numpy_helper.from_array(zeros, "zeros_lc"), numpy_helper.from_array(np.zeros((1, HD), np.float32), "zeros_h"),
         numpy_helper.from_array(np.array([L, C], np.int64), "f_tail"),
         numpy_helper.from_array(np.array([L, C], np.int64), "k_tail"),
@@ -112,8 +114,10 @@ def encoder_model() -> onnx.ModelProto:
     ]
     nodes = (_batch_expand("images", "zeros_lc", [L, C], "features", "f")
              + _batch_expand("images", "zeros_lc", [L, C], "keys", "k")
-             + _batch_expand("images", "zeros_h", [HD], "hidden", "h"))
-    outs = [_f("features", ["N", L, C]), _f("keys", ["N", L, C]), _f("hidden", ["N", HD])]
+             + _batch_expand("images", "zeros_h", [HD], "hidden", "h")
+             + [helper.make_node("Shape", ["images"], ["p_target"], start=0, end=1),
+                helper.make_node("Expand", ["plate_1", "p_target"], ["plate"])])
+    outs = [_f("features", ["N", L, C]), _f("keys", ["N", L, C]), _f("hidden", ["N", HD]), _f("plate", ["N"])]
     return _model(nodes, [_f("images", ["N", 3, REC_H, REC_W])], outs, inits)
 
 
@@ -182,12 +186,14 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def write_models(folder: Path, rows: np.ndarray, text: str = "ABC1D23", confidence: float = 0.4, iou: float = 0.45) -> Path:
-    """A complete models folder (3 graphs + manifest with sha256) in folder; returns it."""
+def write_models(folder: Path, rows: np.ndarray, text: str = "ABC1D23", confidence: float = 0.4, iou: float = 0.45,
+                 plate_score: float = 1.0) -> Path:
+    """A complete models folder (3 graphs + manifest with sha256) in folder; returns it. Every crop's
+    plate score is plate_score; the manifest's plate check drops those under 0.5."""
     folder.mkdir(parents=True, exist_ok=True)
     blobs = {
         "detector.onnx": detector_model(rows).SerializeToString(),
-        "recognizer_encoder.onnx": encoder_model().SerializeToString(),
+        "recognizer_encoder.onnx": encoder_model(plate_score).SerializeToString(),
         "recognizer_decoder.onnx": chain_decoder(chain_for(text)).SerializeToString(),
     }
     for name, data in blobs.items():
@@ -213,7 +219,7 @@ def write_models(folder: Path, rows: np.ndarray, text: str = "ABC1D23", confiden
         },
         "recognizer": {
             "encoder": {"file": "recognizer_encoder.onnx", "sha256": _sha(blobs["recognizer_encoder.onnx"]),
-                        "inputs": ["images"], "outputs": ["features", "keys", "hidden"]},
+                        "inputs": ["images"], "outputs": ["features", "keys", "hidden", "plate"]},
             "decoder": {"file": "recognizer_decoder.onnx", "sha256": _sha(blobs["recognizer_decoder.onnx"]),
                         "inputs": ["token", "hidden", "features", "keys"],
                         "outputs": ["logits", "next_hidden", "attention"]},
@@ -222,6 +228,7 @@ def write_models(folder: Path, rows: np.ndarray, text: str = "ABC1D23", confiden
             "charset": CHARSET, "tokens": {"end": END, "start": START}, "max_length": MAX_LENGTH, "crop_margins": [0.03, 0.06],
             "reading_check": {"detector_score": 0.98, "char_confidence": 0.32, "low_detector_score": 0.4,
                               "low_char_confidence": 0.32},
+            "plate_check": {"plate_score": 0.5},
         },
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))

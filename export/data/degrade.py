@@ -363,7 +363,7 @@ def cut_short(corners: Corners, edge: str, fraction: float) -> Corners:
 
 
 def recognizer_sample(rng: np.random.Generator, assets: Assets, width: int, height: int,
-                      readable: bool = False, p_cut: float = 0.0) -> tuple[np.ndarray, str]:
+                      readable: bool = False, p_cut: float = 0.0, p_foreign: float = 0.0) -> tuple[np.ndarray, str]:
     """One synthetic recognizer training crop (HxWx3 BGR uint8) and its text.
 
     readable=True leaves out the two draws that can make a plate unreadable on purpose (a plate
@@ -371,8 +371,9 @@ def recognizer_sample(rng: np.random.Generator, assets: Assets, width: int, heig
     defines the synthetic validation set that a recognizer can be asked to read almost fully.
     p_cut: the chance that the crop is cut up to MAX_CUT of the plate's height short at its top, its
     bottom or both, as a detector's corners inside the plate cut it (training; the validation sets keep 0).
+    p_foreign: the chance that the plate is a European one (plates.py "eu"; training, as p_cut).
     """
-    plate = render_plate(rng, assets)
+    plate = render_plate(rng, assets, "eu" if p_foreign and rng.random() < p_foreign else None)
     canvas, corners = camera_view(rng, assets, plate, readable)
     if p_cut and rng.random() < p_cut:
         corners = cut_short(corners, CUT_EDGES[rng.integers(len(CUT_EDGES))], rng.uniform(0, MAX_CUT))

@@ -43,6 +43,8 @@ MERC_INKS: dict[str, tuple[float, tuple[int, int, int]]] = {
     "silver": (0.05, (150, 150, 150)),
 }
 MERC_BLUE = (150, 52, 5)
+EU_SIZE = (312, 66)                # 520x110 mm at 0.6 px/mm
+EU_COUNTRIES = ("RO", "D", "I", "F", "PL", "BG", "H", "A", "E", "P", "NL", "CZ")
 
 
 @dataclass
@@ -57,7 +59,13 @@ class Plate:
 
 
 def random_text(rng: np.random.Generator, fmt: str) -> str:
-    """Random plate text matching the format regex (old ABC1234, Mercosul ABC1D23)."""
+    """Random plate text matching the format regex (old ABC1234, Mercosul ABC1D23); "eu": one to
+    two letters, two to three digits, two to three letters (a Romanian B123ABC, CJ12ABC, ...)."""
+    if fmt == "eu":
+        parts = (("".join(rng.choice(list(LETTERS), int(rng.integers(1, 3))))),
+                 "".join(rng.choice(list(DIGITS), int(rng.integers(2, 4)))),
+                 "".join(rng.choice(list(LETTERS), int(rng.integers(2, 4)))))
+        return "".join(parts)
     letters = "".join(rng.choice(list(LETTERS), 3))
     if fmt == "old":
         return letters + "".join(rng.choice(list(DIGITS), 4))
@@ -338,18 +346,56 @@ def _render_mercosul(rng: np.random.Generator, assets: Assets, text: str, two_li
     return img, scheme
 
 
+def _render_eu(rng: np.random.Generator, assets: Assets, text: str, two_line: bool) -> tuple[np.ndarray, str]:
+    """A foreign plate of the European kind (one line): white or yellow, a blue band on the left
+    with a ring of stars and a country code, black characters in the DIN-like plate font with a
+    gap between the letters and the digits. Not a Brazilian plate, but a plate: the plate check
+    learns from it that foreign plates are plates too (export/train_plate_check.py)."""
+    yellow = rng.random() < 0.15
+    bg = _jitter_color(rng, (40, 200, 240) if yellow else (238, 240, 240), 0.05)
+    w, h = EU_SIZE
+    img = _base(rng, w, h, bg)
+    band_w = int(round(w * rng.uniform(0.08, 0.1)))
+    img[:, :band_w] = _jitter_color(rng, MERC_BLUE, 0.1)
+    centre, radius = (band_w / 2, h * 0.3), band_w * 0.3
+    for t in np.linspace(0, 2 * np.pi, 12, endpoint=False):
+        cv2.circle(img, (int(centre[0] + radius * np.cos(t)), int(centre[1] + radius * np.sin(t))), 1,
+                   (0, 200, 240), -1, cv2.LINE_AA)
+    code = EU_COUNTRIES[int(rng.integers(len(EU_COUNTRIES)))]
+    a = np.zeros((h, w), np.float32)
+    _draw_row(rng, a, [assets.font_glyphs[c] for c in code], h * 0.62, h * 0.24, None, 1.0, 0, -1,
+              band_w * 0.1, band_w * 0.9)
+    _blend(img, a, np.array((240, 240, 240), np.float32))
+    lead = len(text) - len(text.lstrip(LETTERS))  # the first group: letters, then digits
+    alpha = np.zeros((h, w), np.float32)
+    ch = h * rng.uniform(0.66, 0.74)
+    gap = ch * rng.uniform(0.05, 0.1)
+    _draw_row(rng, alpha, [assets.font_glyphs[c] for c in text], (h - ch) / 2, ch, None, gap, ch * 0.35, lead,
+              band_w + w * 0.03, w * 0.97)
+    _blend(img, alpha, _jitter_color(rng, (25, 25, 25), 0.08))
+    rim = np.zeros((h, w), np.float32)
+    _rounded_border(rim, 1, 2, int(h * 0.08))
+    _blend(img, rim, np.array((30, 30, 30), np.float32))
+    return img, "yellow" if yellow else "white"
+
+
+RENDERERS = {"old": _render_old, "mercosul": _render_mercosul, "eu": _render_eu}
+
+
 def render_plate(rng: np.random.Generator, assets: Assets, fmt: str | None = None, text: str | None = None,
                  two_line: bool | None = None) -> Plate:
-    """Render one frontal plate; format, text and layout are random unless given."""
+    """Render one frontal plate; format, text and layout are random unless given. The random
+    format is Brazilian ("old" or "mercosul"); "eu" (one line) is drawn only when asked for."""
     if fmt is None:
         fmt = "old" if rng.random() < P_OLD else "mercosul"
-    if fmt not in ("old", "mercosul"):
+    if fmt not in RENDERERS:
         raise ValueError(f"unknown plate format {fmt!r}")
+    if fmt == "eu" and two_line:
+        raise ValueError("eu plates are drawn on one line only")
     if two_line is None:
-        two_line = bool(rng.random() < P_TWO_LINE)
+        two_line = bool(fmt != "eu" and rng.random() < P_TWO_LINE)
     if text is None:
         text = random_text(rng, fmt)
     text = text.upper()
-    render = _render_old if fmt == "old" else _render_mercosul
-    img, scheme = render(rng, assets, text, two_line)
+    img, scheme = RENDERERS[fmt](rng, assets, text, two_line)
     return Plate(np.clip(img, 0, 255).astype(np.uint8), text, fmt, bool(two_line), scheme)
