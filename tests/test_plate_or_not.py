@@ -3,7 +3,7 @@ from pathlib import Path
 
 import numpy as np
 
-from export.data.plate_or_not import MINE_CONFIDENCE, Bank, check_frames, cut
+from export.data.plate_or_not import MINE_CONFIDENCE, Bank, check_frames, cut, labels
 from export.data.real import Frame
 from runtime.boxes import xywh
 from runtime.crops import crop_plate
@@ -57,3 +57,15 @@ def test_a_bank_keeps_its_crops_through_a_file(tmp_path):
     back = Bank.load(tmp_path / "bank.npz")
     assert back.views.shape == bank.views.shape and back.plate.tolist() == [True, False, True]
     assert back.source.tolist() == ["a", "b", "c"]
+
+
+def test_labels_by_overlap():
+    plate = np.float32([[100, 100, 100, 30]])
+    boxes = np.float32([[102, 101, 98, 30],  # on the plate
+                        [170, 100, 100, 30],  # half on it: left out
+                        [600, 400, 100, 30],  # far from it
+                        [900, 100, 100, 30]])  # on an ignored plate, or a named look-alike
+    other = np.float32([[900, 100, 100, 30]])
+    assert labels(boxes, plate, None) == [True, None, False, False]
+    assert labels(boxes, plate, None, ignore=other) == [True, None, False, None]
+    assert labels(boxes, plate, other) == [True, None, None, False]  # a real frame: only look-alikes are not plates

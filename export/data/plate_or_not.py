@@ -56,29 +56,27 @@ def _best_iou(boxes: np.ndarray, labelled: np.ndarray) -> np.ndarray:
     return iou_xywh(boxes, labelled).max(axis=1)
 
 
+def labels(boxes: np.ndarray, plates: np.ndarray, not_plates: np.ndarray | None,
+           ignore: np.ndarray | None = None) -> list[bool | None]:
+    """For each x,y,w,h box: True on one of `plates`; False on one of `not_plates`, or, when not_plates is
+    None, away from every plate and `ignore` box; None (left out) otherwise."""
+    on_plate = _best_iou(boxes, plates)
+    if not_plates is None:
+        other = np.maximum(on_plate, _best_iou(boxes, np.zeros((0, 4)) if ignore is None else ignore)) < AWAY_IOU
+    else:
+        other = _best_iou(boxes, not_plates) >= PLATE_IOU
+    return [True if p >= PLATE_IOU else False if o else None for p, o in zip(on_plate, other)]
+
+
 def cut(reader: PlateReader, image: np.ndarray, plates: np.ndarray, not_plates: np.ndarray | None,
         ignore: np.ndarray | None = None) -> list[tuple[np.ndarray, bool]]:
-    """The reader's crops of each box the detector finds in `image`, labelled: a plate where it covers
-    one of `plates`; not one where it covers one of `not_plates`, or, when not_plates is None, where
-    it is away from every plate and `ignore` box."""
+    """The reader's crops of each box the detector finds in `image`, one per crop margin, labelled as
+    `labels` says; boxes it leaves out are not cut."""
     spec = reader.recognizer.spec
     detections = reader.detector(image, MINE_CONFIDENCE, reader.iou)
-    boxes = xywh(detections)
-    on_plate = _best_iou(boxes, plates)
-    near = np.maximum(on_plate, _best_iou(boxes, ignore if ignore is not None else np.zeros((0, 4))))
-    on_other = _best_iou(boxes, not_plates) if not_plates is not None else np.zeros(len(boxes))
-    out = []
-    for d, plate_iou, near_iou, other_iou in zip(detections, on_plate, near, on_other):
-        if plate_iou >= PLATE_IOU:
-            label = True
-        elif (not_plates is None and near_iou < AWAY_IOU) or (not_plates is not None and other_iou >= PLATE_IOU):
-            label = False
-        else:
-            continue
-        views = np.stack([crop_plate(image, d.box, d.corners, spec.width, spec.height, m)[0]
-                          for m in spec.crop_margins])
-        out.append((views, label))
-    return out
+    return [(np.stack([crop_plate(image, d.box, d.corners, spec.width, spec.height, m)[0] for m in spec.crop_margins]),
+             label)
+            for d, label in zip(detections, labels(xywh(detections), plates, not_plates, ignore)) if label is not None]
 
 
 def mine(reader: PlateReader, photos: list[Path], frames: list[Frame], crops: list[BrCrop], assets: Assets,
