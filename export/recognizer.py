@@ -37,7 +37,8 @@ CROP_MARGINS = (0.03, 0.06)
 # plates lost, every one of them misread.
 CHECK_SCORE, CHECK_CONFIDENCE = 0.98, 0.32
 # The less sure the detector, the surer the reading must be: the bar rises linearly from CHECK_CONFIDENCE at
-# CHECK_SCORE to CHECK_LOW_CONFIDENCE at CHECK_LOW_SCORE (the detector's threshold). Sign lettering in grey
+# CHECK_SCORE to CHECK_LOW_CONFIDENCE at CHECK_LOW_SCORE (the detector's threshold until session 25, and
+# held there below it). Sign lettering in grey
 # photos without plates (backgrounds-gray) is found at 0.67 (median) and reads at 0.41, as surely as a
 # Romanian plate, which the detector doubts less (0.9-0.98). Chosen on dev (runs/s18/CHECK_RAMP_RULE.txt).
 CHECK_LOW_SCORE, CHECK_LOW_CONFIDENCE = 0.4, 0.7
