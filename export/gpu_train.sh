@@ -7,9 +7,12 @@
 #   python -m export.from_onnx --detector models --data ../shared/data --out carry/shipped_detector.pt
 # Then one device call: command `bash export/gpu_train.sh`, carry ["carry"], timeout_s 600.
 # $OUT (the device tool's folder of files that come back) receives each run's last.pt, which
-# resumes or exports here like any checkpoint, and its log:
+# resumes or exports here like any checkpoint, and its log. The recognizer's plate head must then be
+# trained on its new encoder (here, about 17 minutes on 2 cores), and that checkpoint exported:
+#   python -m export.train_plate_check --data ../shared/data --fonts ../shared/fonts --init RECOGNIZER_LAST \
+#       --out runs/plate_check --steps 3000
 #   cp -r models /tmp/candidate && python -m export.to_onnx --detector DETECTOR_LAST \
-#       --recognizer RECOGNIZER_LAST --data ../shared/data --fonts ../shared/fonts --out /tmp/candidate
+#       --recognizer runs/plate_check/last.pt --data ../shared/data --fonts ../shared/fonts --out /tmp/candidate
 #   bash bench/figures.sh /tmp/candidate dev    (choose on dev; val once, as README says)
 #
 # The device gives 15 minutes in all, the machine's start included, and 10 per command: the two runs

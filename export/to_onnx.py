@@ -141,6 +141,10 @@ def reference_crops(data: Path | None, fonts: Path | None, count: int) -> np.nda
 def export_recognizer(checkpoint: Path, out: Path, data: Path | None, fonts: Path | None) -> dict:
     """recognizer_encoder.onnx + recognizer_decoder.onnx, the greedy fixture, and the manifest entry."""
     state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    if "plate_check" not in state.get("training", {}):
+        # export.train_recognizer leaves the plate head as --init had it (or new): stale once the encoder moves.
+        raise SystemExit(f"{checkpoint}: its plate head was not trained on its encoder; run python -m "
+                         f"export.train_plate_check --init {checkpoint} ... and export that run's last.pt")
     model = rec.Recognizer()
     model.load_state_dict(trained_weights(state))
     model.eval()
