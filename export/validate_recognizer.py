@@ -52,7 +52,10 @@ def main() -> None:
     if state is None:
         raise SystemExit(f"no checkpoint at {args.checkpoint}")
     model = Recognizer()
-    model.load_state_dict(trained_weights(state))
+    missing, unexpected = model.load_state_dict(trained_weights(state), strict=False)
+    if unexpected or any(".plate_cnn." not in k and ".to_plate." not in k for k in missing):
+        raise SystemExit(f"{args.checkpoint} is not a recognizer checkpoint: missing {missing}, unexpected {unexpected}")
+    # A checkpoint from before the plate head (session 25) lacks only its weights, which play no part in reading.
     scores = evaluate(model, sets, torch.device("cpu"))
     print(json.dumps({"checkpoint": str(args.checkpoint), "step": state.get("step"), **scores}, indent=1))
 
