@@ -2,9 +2,9 @@
 
 Data flow: image.load_image -> detector (letterbox, ONNX, boxes) -> crops -> recognizer
 (encoder + greedy decoder) -> the plate check (the encoder's plate head must take the crop for
-a plate) and the reading check (a box the detector is unsure of must hold characters). One reader can be shared by many threads: it holds only the
-immutable manifest and the ORT sessions (whose run() is thread-safe); every buffer is
-allocated per call.
+a plate) and the reading check (a box the detector is unsure of must hold characters). One
+reader can be shared by many threads: it holds only the immutable manifest and the ORT sessions
+(whose run() is thread-safe); every buffer is allocated per call.
 """
 from __future__ import annotations
 
