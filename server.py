@@ -41,6 +41,7 @@ def detection_json(plate: PlateResult) -> dict[str, Any]:
         "ocr_pred": plate.text,
         "ocr_confidence": plate.text_confidence,
         "char_confidences": list(plate.char_confidences),
+        "plate_score": plate.plate_score,
         "corners": [list(p) for p in plate.corners] if plate.corners is not None else None,
     }
 

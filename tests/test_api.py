@@ -69,7 +69,9 @@ def test_upload_shape_and_boxes(url, scene_jpeg):
     dets = body["detections"]
     assert [d["bounding_box"] for d in dets] == EXPECTED_BOXES  # original pixels, not letterboxed
     for d in dets:
-        assert list(d) == ["bb_confidence", "bounding_box", "ocr_pred", "ocr_confidence", "char_confidences", "corners"]
+        assert list(d) == ["bb_confidence", "bounding_box", "ocr_pred", "ocr_confidence", "char_confidences",
+                           "plate_score", "corners"]
+        assert d["plate_score"] == pytest.approx(1.0)  # the tiny encoder scores every crop a plate
         assert d["ocr_pred"] == "ABC1D23"
         assert isinstance(d["bb_confidence"], float) and all(isinstance(v, int) for v in d["bounding_box"])
         assert len(d["char_confidences"]) == 7
