@@ -30,7 +30,7 @@ from export.data.assets import load_assets
 from export.data.plate_or_not import Bank, check_frames, mine, plate_free_photos
 from export.data.real import detector_crops, load_br_crops, load_scenes_ro, split_br_crops, split_scenes_ro
 from export.recognizer import INPUT_HEIGHT, INPUT_WIDTH, PLATE_SCORE, Recognizer
-from export.train_recognizer import P_CUT, crops_to_tensor, jitter_real, read_crops
+from export.train_recognizer import P_CUT, crops_to_tensor, jitter_real
 from export.training import add_run_arguments, batches, load_checkpoint, start_run, stream_rng
 from runtime.reader import PlateReader
 
@@ -137,6 +137,25 @@ def banks(args: argparse.Namespace) -> tuple[Bank, Bank]:
     return Bank.load(paths[0]), Bank.load(paths[1])
 
 
+def head_only(model: Recognizer) -> Recognizer:
+    """The model with every weight frozen but the plate head's, and every batch norm but the head's in
+    eval mode, so that its statistics stay as trained too: what the recognizer reads cannot change."""
+    model.requires_grad_(False)
+    model.eval()
+    for head in (model.encoder.plate_cnn, model.encoder.to_plate):
+        head.requires_grad_(True)
+        head.train()
+    return model
+
+
+def plate_loss(model: Recognizer, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy of the plate head on a batch; the frozen encoder runs without a graph."""
+    encoder = model.encoder
+    with torch.no_grad():
+        grid = encoder.cnn(images) + encoder.position
+    return F.binary_cross_entropy_with_logits(encoder.plate_logit(grid), labels)
+
+
 def reading_record(args: argparse.Namespace) -> tuple[dict, dict]:
     """The validation scores and training record of the reading weights this run keeps as they are:
     --init's, or on resumption those OUT's checkpoint carried over, so the manifest still has them."""
@@ -162,25 +181,16 @@ def main() -> None:
         raise SystemExit("--init: the trained recognizer whose plate head this run trains")
     bank, dev = banks(args)
     reading_scores, reading_training = reading_record(args)
-    model = Recognizer()
-    model.requires_grad_(False)
-    for head in (model.encoder.plate_cnn, model.encoder.to_plate):
-        head.requires_grad_(True)
-    run = start_run(args, model, weight_decay=1e-4, warmup=100)
-    run.model.eval()  # the frozen encoder's batch-norm statistics stay as trained
-    run.model.encoder.plate_cnn.train()
+    run = start_run(args, head_only(Recognizer()), weight_decay=1e-4, warmup=100)
     run.log(event="start", device=str(run.device), bank=len(bank.plate), bank_plates=int(bank.plate.sum()),
             dev=len(dev.plate), dev_plates=int(dev.plate.sum()), args={k: str(v) for k, v in vars(args).items()})
     train_crops = detector_crops(split_br_crops(load_br_crops(args.data))[0])
     stream = Batches(args, bank, [c.path for c in train_crops], plate_free_photos(args.data), seed=run.step)
-    encoder = run.model.encoder
     running = 0.0
     for images, labels in batches(stream, args.workers):
         if run.done():
             break
-        with torch.no_grad():
-            grid = encoder.cnn(images.to(run.device)) + encoder.position
-        loss = F.binary_cross_entropy_with_logits(encoder.plate_logit(grid), labels.to(run.device))
+        loss = plate_loss(run.model, images.to(run.device), labels.to(run.device))
         run.optimise(loss, max_norm=5.0)
         running = 0.98 * running + 0.02 * loss.item() if run.step > 1 else loss.item()
         if run.step % 50 == 0:

@@ -2,6 +2,7 @@
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from export.data.plate_or_not import MINE_CONFIDENCE, Bank, check_frames, cut, labels
 from export.data.real import Frame
@@ -69,3 +70,21 @@ def test_labels_by_overlap():
     assert labels(boxes, plate, None) == [True, None, False, False]
     assert labels(boxes, plate, None, ignore=other) == [True, None, False, None]
     assert labels(boxes, plate, other) == [True, None, None, False]  # a real frame: only look-alikes are not plates
+
+
+def test_training_the_plate_head_changes_nothing_the_recognizer_reads_with():
+    torch = pytest.importorskip("torch")
+    from export.recognizer import Recognizer
+    from export.train_plate_check import head_only, plate_loss
+
+    model = head_only(Recognizer())
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    optimiser = torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=1e-4)
+    for _ in range(2):
+        optimiser.zero_grad()
+        plate_loss(model, torch.randn(4, 3, 48, 144), torch.tensor([1.0, 0.0, 1.0, 0.0])).backward()
+        optimiser.step()
+    after = model.state_dict()
+    head = [k for k in after if ".plate_cnn." in k or ".to_plate." in k]
+    assert head and any(not torch.equal(before[k], after[k]) for k in head)
+    assert all(torch.equal(before[k], after[k]) for k in after if k not in head)  # batch-norm statistics too
