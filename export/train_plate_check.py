@@ -28,7 +28,7 @@ from torch.utils.data import IterableDataset
 from export.data import degrade
 from export.data.assets import load_assets
 from export.data.plate_or_not import Bank, check_frames, mine, plate_free_photos
-from export.data.real import detector_crops, load_br_crops, load_scenes_ro, split_br_crops, split_scenes_ro
+from export.data.real import BrCrop, detector_crops, load_br_crops, load_scenes_ro, split_br_crops, split_scenes_ro
 from export.recognizer import INPUT_HEIGHT, INPUT_WIDTH, PLATE_SCORE, Recognizer
 from export.train_recognizer import P_CUT, crops_to_tensor, jitter_real
 from export.training import add_run_arguments, batches, load_checkpoint, start_run, stream_rng
@@ -118,16 +118,14 @@ def evaluate(model: Recognizer, dev: Bank, device: torch.device) -> dict:
     return scores
 
 
-def banks(args: argparse.Namespace) -> tuple[Bank, Bank]:
+def banks(args: argparse.Namespace, train: list[BrCrop], pasted: list[BrCrop]) -> tuple[Bank, Bank]:
     """The training bank (the check's halves) and the dev bank (the other halves), mined once per run
-    with the reader of --models."""
+    with the reader of --models; train: the br-plate-crops train split, pasted: the detector's half of it."""
     paths = args.out / "bank.npz", args.out / "dev_bank.npz"
     if not all(p.exists() for p in paths):
         reader = PlateReader(args.models, providers="cpu", threads=args.threads)
         assets = load_assets(args.data, args.fonts)
         frames = split_scenes_ro(load_scenes_ro(args.data))[0]
-        train = split_br_crops(load_br_crops(args.data))[0]
-        pasted = detector_crops(train)
         unpasted = [c for c in train if c not in set(pasted)]
         args.out.mkdir(parents=True, exist_ok=True)
         mine(reader, plate_free_photos(args.data), check_frames(frames), pasted, assets, MINED_SCENES,
@@ -179,13 +177,14 @@ def main() -> None:
     args = parse_args()
     if args.init is None and not (args.out / "last.pt").exists():
         raise SystemExit("--init: the trained recognizer whose plate head this run trains")
-    bank, dev = banks(args)
+    train = split_br_crops(load_br_crops(args.data))[0]
+    pasted = detector_crops(train)
+    bank, dev = banks(args, train, pasted)
     reading_scores, reading_training = reading_record(args)
     run = start_run(args, head_only(Recognizer()), weight_decay=1e-4, warmup=100)
     run.log(event="start", device=str(run.device), bank=len(bank.plate), bank_plates=int(bank.plate.sum()),
             dev=len(dev.plate), dev_plates=int(dev.plate.sum()), args={k: str(v) for k, v in vars(args).items()})
-    train_crops = detector_crops(split_br_crops(load_br_crops(args.data))[0])
-    stream = Batches(args, bank, [c.path for c in train_crops], plate_free_photos(args.data), seed=run.step)
+    stream = Batches(args, bank, [c.path for c in pasted], plate_free_photos(args.data), seed=run.step)
     running = 0.0
     for images, labels in batches(stream, args.workers):
         if run.done():

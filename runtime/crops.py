@@ -96,3 +96,10 @@ def crop_plate(image: np.ndarray, box: np.ndarray, corners: np.ndarray | None, w
     if corners is not None and is_valid_quad(corners, box):
         return rectify(image, widened(corners, margin, image.shape[1], image.shape[0]), width, height), True
     return box_crop(image, box, width, height), False
+
+
+def plate_views(image: np.ndarray, box: np.ndarray, corners: np.ndarray | None, width: int, height: int,
+                margins: tuple[float, ...]) -> list[tuple[np.ndarray, bool]]:
+    """crop_plate once per crop margin: the views of one look at a plate that the recognizer reads
+    together (runtime/recognizer.py)."""
+    return [crop_plate(image, box, corners, width, height, margin) for margin in margins]

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .crops import crop_plate
+from .crops import plate_views
 from .detector import Detector
 from .image import DEFAULT_MAX_PIXELS, load_image
 from .manifest import Manifest, RecognizerSpec, load_manifest
@@ -111,8 +111,8 @@ class PlateReader:
         looks = [(k, corners) for k, d in enumerate(detections)
                  for corners in (d.corners, d.other_corners) if corners is not None]
         views = len(rec.crop_margins)
-        cut = [crop_plate(bgr, detections[k].box, corners, rec.width, rec.height, margin)
-               for k, corners in looks for margin in rec.crop_margins]
+        cut = [view for k, corners in looks
+               for view in plate_views(bgr, detections[k].box, corners, rec.width, rec.height, rec.crop_margins)]
         readings = self.recognizer([crop for crop, _ in cut], views)
         best: dict[int, int] = {}
         for i, (k, _) in enumerate(looks):
