@@ -195,10 +195,11 @@ def main() -> None:
         if run.step % 50 == 0:
             run.log(step=run.step, loss=round(running, 4), lr=run.schedule.get_last_lr()[0])
         if run.due():
-            run.save({**reading_scores, "plate_check": evaluate(run.average.model, dev, run.device)},
+            run.save({"plate_check": evaluate(run.average.model, dev, run.device)},
                      {"reading": reading_training, "plate_check": {
                          "bank": len(bank.plate), "bank_plates": int(bank.plate.sum()), "batch": args.batch,
-                         "mined_with": str(args.models or "models")}})
+                         "mined_with": str(args.models or "models")}},
+                     carried=reading_scores)
 
 
 if __name__ == "__main__":

@@ -213,11 +213,13 @@ class Run:
         """Whether the loop ends: --steps reached, or --minutes spent and checkpointed by due()."""
         return self.step >= self.args.steps or self.stopping
 
-    def save(self, scores: dict, training: dict) -> None:
-        """Checkpoint everything resumption needs, with the scores and the training record."""
+    def save(self, scores: dict, training: dict, carried: dict | None = None) -> None:
+        """Checkpoint everything resumption needs, with the scores and the training record. carried:
+        scores of weights this run keeps frozen, measured by an earlier run: saved with the checkpoint
+        (the export writes them to the manifest) but not logged, as this run did not measure them."""
         save_checkpoint(self.args.out / "last.pt", model=self.model.state_dict(),
                         average=self.average.model.state_dict(), optimiser=self.optimiser.state_dict(),
-                        schedule=self.schedule.state_dict(), step=self.step, scores=scores,
+                        schedule=self.schedule.state_dict(), step=self.step, scores={**(carried or {}), **scores},
                         training={"started_from": self.started_from, "steps": self.step, **training})
         self.log(event="validate", step=self.step, **scores)
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
@@ -98,9 +99,14 @@ def test_a_run_checkpoints_when_due_and_resumes_where_it_stopped(tmp_path) -> No
     for _ in range(2):
         run.optimise(run.model(torch.randn(4, 3)).square().mean(), max_norm=1.0)
     assert run.step == 2 and run.due()
-    run.save({"val": 1.0}, {"batch": 4})
+    run.save({"val": 1.0}, {"batch": 4}, carried={"frozen_val": 0.5})
     state = load_checkpoint(tmp_path / "run" / "last.pt")
     assert state["step"] == 2 and state["training"] == {"started_from": None, "steps": 2, "batch": 4}
+    # Scores carried over from the run that trained frozen weights are kept for the manifest, but the
+    # log shows only what this run measured (a plate head's log once reprinted the recognizer's val figures).
+    assert state["scores"] == {"frozen_val": 0.5, "val": 1.0}
+    logged = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [e for e in logged if e.get("event") == "validate"][-1].keys() == {"time_s", "event", "step", "val"}
 
     again = start_run(args, _net(), weight_decay=0.0, warmup=1)
     assert again.step == 2 and again.schedule.last_epoch == 2
@@ -149,7 +155,6 @@ def test_validate_recognizer_scores_a_checkpoint_on_the_training_log_sets(tmp_pa
     shared = Path(__file__).resolve().parents[2] / "shared"
     if not shared.is_dir():
         pytest.skip("shared data folder absent")
-    import json
     from export import validate_recognizer
     from export.recognizer import Recognizer
     torch.save({"model": Recognizer().state_dict(), "step": 7}, tmp_path / "last.pt")
